@@ -1,0 +1,53 @@
+"""Build script for kiln-sdk.
+
+Every ``.pyx`` under ``sdk/`` is compiled as an extension module named after its path
+(``sdk/kiln/net/core.pyx`` -> ``kiln.net.core``).  Cross-compiling for a board works through the
+standard variables: ``CC``, ``_PYTHON_HOST_PLATFORM`` and ``_PYTHON_SYSCONFIGDATA_NAME`` (the image
+builder sets them; see ``kiln.image``).
+"""
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, find_packages, setup
+
+ROOT = Path(__file__).resolve().parent
+SDK = ROOT / "sdk"
+
+
+def extensions():
+    exts = []
+    for pyx in sorted(SDK.rglob("*.pyx")):
+        rel = pyx.relative_to(SDK).with_suffix("")
+        exts.append(
+            Extension(
+                ".".join(rel.parts),
+                [str(pyx.relative_to(ROOT))],
+                extra_compile_args=["-O2", "-fno-strict-aliasing"],
+            )
+        )
+    return cythonize(
+        exts,
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "embedsignature": True,
+        },
+        include_path=[str(SDK)],
+        quiet=True,
+    )
+
+
+setup(
+    name="kiln-sdk",
+    version="0.1.0",
+    description="Zerynth/MicroPython-style Python API and firmware images for ARM Linux boards",
+    python_requires=">=3.11",
+    package_dir={"": "sdk"},
+    packages=find_packages("sdk"),
+    package_data={"": ["*.pxd", "*.pyi", "py.typed"]},
+    ext_modules=extensions(),
+    entry_points={"console_scripts": ["kiln = kiln.cli:main"]},
+    zip_safe=False,
+)
