@@ -1,0 +1,697 @@
+"""``SocketCore``: the socket object both faces build on, written directly over Linux syscalls.
+(On Linux EWOULDBLOCK == EAGAIN, so only EAGAIN is tested.)
+
+Modes (one field, ``timeout_ns``): blocking (-1, the default), non-blocking (0) and timeout (>0).
+In blocking mode the fd is blocking and each syscall runs with the GIL released.  In the other
+modes the fd is ``O_NONBLOCK``: the syscall is tried first (it cannot block, so the GIL is kept
+for small transfers), and only on EAGAIN does a timeout socket wait in ``wait_ready`` (``poll``
+without the GIL) until the operation's deadline.  EINTR runs the Python signal handlers and
+retries (PEP 475).  Failures become exceptions through ``kiln.net.errors``.
+
+Data are never lost to a timeout: bytes a filling read (Zerynth ``recv``, MicroPython ``read``)
+received before its deadline passed are kept in ``pending`` and returned first by the next read.
+"""
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
+from cpython.bytearray cimport (PyByteArray_FromStringAndSize, PyByteArray_AS_STRING,
+                                PyByteArray_Resize)
+from cpython.buffer cimport (PyObject_CheckBuffer, PyObject_GetBuffer, PyBuffer_Release,
+                             PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_FillInfo)
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport int64_t
+
+from kiln.net.libc cimport *
+from kiln.net.errors cimport raise_errno, raise_errno_msg
+from kiln.net.wait cimport wait_ready, deadline_after
+from kiln.net.addr cimport parse_address, format_address
+
+cdef enum:
+    # Reads up to this size go through a stack buffer and are copied into an exact-size result;
+    # larger ones are received straight into the result object.
+    STACK_RECV = 8192
+    # Sends larger than this release the GIL even on a non-blocking fd (the copy into the kernel
+    # takes a while); smaller non-blocking sends keep it.
+    NOGIL_SEND = 65536
+
+
+cdef inline int _fill_view(object data, Py_buffer *view) except -1:
+    """Get a read-only view of ``data``: any C-contiguous buffer, or a str (as UTF-8)."""
+    cdef const char *utf8
+    cdef Py_ssize_t size
+    if isinstance(data, str):
+        utf8 = PyUnicode_AsUTF8AndSize(data, &size)   # cached in the str: no copy
+        PyBuffer_FillInfo(view, data, <void*>utf8, size, 1, PyBUF_SIMPLE)
+        return 0
+    if not PyObject_CheckBuffer(data):
+        raise TypeError(f"data must be bytes, bytearray, memoryview or str, "
+                        f"not {type(data).__name__}")
+    PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
+    return 0
+
+
+cdef inline void _release_view(Py_buffer *view):
+    PyBuffer_Release(view)
+
+
+cdef class SocketCore:
+    """A BSD socket over a Linux file descriptor (base class of both faces; not used directly)."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.fd = -1
+        self.timeout_ns = -1
+
+    def __dealloc__(self):
+        if self.fd >= 0:
+            close(self.fd)
+            self.fd = -1
+
+    # ---- lifetime ------------------------------------------------------------------------
+
+    cdef int _open(self, int family, int stype, int proto, object fileno) except -1:
+        cdef int fd, value
+        cdef socklen_t size = sizeof(int)
+        if fileno is not None:
+            if not isinstance(fileno, int):
+                raise TypeError(f"fileno must be an int, not {type(fileno).__name__}")
+            if fileno < 0:
+                raise ValueError(f"fileno must be a non-negative fd, got {fileno}")
+            fd = fileno
+            if getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &size) < 0:
+                raise_errno(errno)
+            family = value
+            getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &size)
+            stype = value
+            getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &value, &size)
+            proto = value
+            self._adopt(fd, family, stype, proto)
+            if fcntl(fd, F_GETFL) & O_NONBLOCK:
+                self.timeout_ns = 0
+            return 0
+        if proto == IPPROTO_TCP and not ((stype & 0xf) == SOCK_STREAM and
+                                         (family == AF_INET or family == AF_INET6)):
+            proto = 0   # the documented default (IPPROTO_TCP) means "the type's protocol"
+        fd = socket(family, stype | SOCK_CLOEXEC, proto)
+        if fd < 0:
+            raise_errno_msg(errno, f"socket(family={family}, type={stype}, proto={proto})")
+        self._adopt(fd, family, stype & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), proto)
+        if stype & SOCK_NONBLOCK:
+            self.timeout_ns = 0
+        return 0
+
+    cdef int _adopt(self, int fd, int family, int type, int proto) except -1:
+        self.fd = fd
+        self.sock_family = family
+        self.sock_type = type
+        if proto == 0:
+            if type == SOCK_STREAM and family != AF_UNIX:
+                proto = IPPROTO_TCP
+            elif type == SOCK_DGRAM and family != AF_UNIX:
+                proto = IPPROTO_UDP
+        self.sock_proto = proto
+        self.timeout_ns = -1
+        return 0
+
+    cdef int _check(self) except -1:
+        if self.fd < 0:
+            raise_errno_msg(EBADF, "the socket is closed")
+        return 0
+
+    def fileno(self):
+        """Return the socket's file descriptor (-1 once closed)."""
+        return self.fd
+
+    def close(self):
+        """Close the socket; later operations raise OSError(EBADF).  Closing twice is harmless."""
+        cdef int fd = self.fd
+        self.fd = -1
+        self.pending = None
+        if fd >= 0:
+            # Linux always releases the fd, even when close() reports EINTR: never retry it.
+            if close(fd) < 0 and errno != EINTR and errno != ECONNRESET:
+                raise_errno(errno)
+
+    def detach(self):
+        """Give up ownership of the fd without closing it; return the fd."""
+        fd = self.fd
+        self.fd = -1
+        return fd
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    @property
+    def family(self):
+        """The address family (AF_INET, AF_INET6, AF_UNIX)."""
+        return self.sock_family
+
+    @property
+    def type(self):
+        """The socket type (SOCK_STREAM, SOCK_DGRAM)."""
+        return self.sock_type
+
+    @property
+    def proto(self):
+        """The protocol number (IPPROTO_TCP, IPPROTO_UDP, 0)."""
+        return self.sock_proto
+
+    def __repr__(self):
+        text = f"<{type(self).__module__}.{type(self).__name__} fd={self.fd}, " \
+               f"family={self.sock_family}, type={self.sock_type}, proto={self.sock_proto}"
+        if self.fd >= 0:
+            try:
+                text += f", laddr={self.getsockname()!r}"
+            except OSError:
+                pass
+        return text + ">"
+
+    # ---- modes ---------------------------------------------------------------------------
+
+    cdef int _set_timeout_ns(self, int64_t ns) except -1:
+        cdef int flags
+        cdef bint was_nonblocking = self.timeout_ns >= 0
+        cdef bint nonblocking = ns >= 0
+        self._check()
+        if nonblocking != was_nonblocking:
+            flags = fcntl(self.fd, F_GETFL)
+            if flags < 0:
+                raise_errno(errno)
+            flags = (flags | O_NONBLOCK) if nonblocking else (flags & ~O_NONBLOCK)
+            if fcntl(self.fd, F_SETFL, flags) < 0:
+                raise_errno(errno)
+        self.timeout_ns = ns
+        return 0
+
+    cdef int64_t _deadline(self) noexcept:
+        return deadline_after(self.timeout_ns) if self.timeout_ns > 0 else -1
+
+    # ---- receiving -----------------------------------------------------------------------
+
+    cdef Py_ssize_t _recv_raw(self, char *buf, Py_ssize_t n, int flags, int64_t deadline,
+                              bint eagain_ok) except -2:
+        """One successful recv(2): >0 bytes, 0 at EOF, -1 for EAGAIN when ``eagain_ok``."""
+        cdef ssize_t r
+        cdef int err
+        cdef int fd = self.fd
+        if fd < 0:
+            raise_errno_msg(EBADF, "the socket is closed")
+        while True:
+            if self.timeout_ns < 0:
+                with nogil:
+                    r = recv(fd, buf, n, flags)
+                    err = errno
+            else:
+                r = recv(fd, buf, n, flags)
+                err = errno
+            if r >= 0:
+                return r
+            if err == EINTR:
+                PyErr_CheckSignals()  # runs handlers; raises what they raise
+                self._check()
+                continue
+            if err == EAGAIN:
+                if self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
+                    wait_ready(fd, POLLIN, deadline)
+                    self._check()
+                    continue
+                if eagain_ok:
+                    return -1
+            raise_errno(err)
+
+    cdef Py_ssize_t _recv_fill(self, char *buf, Py_ssize_t n, int flags, bint fill,
+                               bint eagain_ok) except -2:
+        """Receive into ``buf``: one recv, or (``fill``, stream sockets) until ``n`` bytes or EOF.
+
+        Returns the count; -1 only when ``eagain_ok`` and nothing was available on a
+        non-blocking socket.  A filling read that times out keeps what it got in ``pending``.
+        """
+        cdef Py_ssize_t got = 0, r, take
+        cdef int64_t deadline
+        if self.pending is not None:
+            take = min(n, len(self.pending))
+            memcpy(buf, PyByteArray_AS_STRING(self.pending), take)
+            if not (flags & MSG_PEEK):
+                del self.pending[:take]
+                if not self.pending:
+                    self.pending = None
+            got = take
+            if not fill or got == n or (flags & MSG_PEEK):
+                return got
+        if n == 0:
+            return 0
+        if self.sock_type != SOCK_STREAM or (flags & MSG_PEEK):
+            fill = False
+        deadline = self._deadline()
+        try:
+            while True:
+                r = self._recv_raw(buf + got, n - got, flags, deadline, eagain_ok or got > 0)
+                if r <= 0:
+                    if r < 0 and got == 0:
+                        return -1
+                    return got
+                got += r
+                if not fill or got == n:
+                    return got
+        except TimeoutError:
+            if got > 0:
+                self._keep_pending(buf, got)
+            raise
+
+    cdef _keep_pending(self, const char *buf, Py_ssize_t got):
+        data = PyByteArray_FromStringAndSize(buf, got)
+        if self.pending is None:
+            self.pending = data
+        else:
+            self.pending[:0] = data
+
+    cdef object _recv_object(self, Py_ssize_t n, int flags, bint fill, bint as_bytearray,
+                             bint eagain_none):
+        """Receive up to ``n`` bytes as a new bytes/bytearray (None for EAGAIN if asked)."""
+        cdef char small[STACK_RECV]
+        cdef Py_ssize_t got
+        cdef object result
+        if n < 0:
+            raise ValueError(f"bufsize must be >= 0, got {n}")
+        self._check()
+        if n <= STACK_RECV:
+            got = self._recv_fill(small, n, flags, fill, eagain_none)
+            if got < 0:
+                return None
+            if as_bytearray:
+                return PyByteArray_FromStringAndSize(small, got)
+            return PyBytes_FromStringAndSize(small, got)
+        if as_bytearray:
+            result = PyByteArray_FromStringAndSize(NULL, n)
+            got = self._recv_fill(PyByteArray_AS_STRING(result), n, flags, fill, eagain_none)
+            if got < 0:
+                return None
+            if got != n:
+                PyByteArray_Resize(result, got)
+            return result
+        result = PyBytes_FromStringAndSize(NULL, n)
+        got = self._recv_fill(PyBytes_AS_STRING(result), n, flags, fill, eagain_none)
+        if got < 0:
+            return None
+        return result if got == n else result[:got]
+
+    cdef Py_ssize_t _recv_into(self, object buffer, Py_ssize_t nbytes, int flags, bint fill,
+                               bint eagain_ok) except -2:
+        cdef Py_buffer view
+        cdef Py_ssize_t got
+        if not PyObject_CheckBuffer(buffer) or isinstance(buffer, (bytes, str)):
+            raise TypeError(f"buffer must be a writable bytes-like object (bytearray, "
+                            f"memoryview, array), not {type(buffer).__name__}")
+        PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        try:
+            if nbytes < 0:
+                if nbytes != -1:
+                    raise ValueError(f"nbytes/bufsize must be >= 0 (or -1 for the whole "
+                                     f"buffer), got {nbytes}")
+                nbytes = view.len
+            elif nbytes > view.len:
+                raise ValueError(f"nbytes/bufsize {nbytes} is larger than the buffer "
+                                 f"({view.len} bytes)")
+            self._check()
+            got = self._recv_fill(<char*>view.buf, nbytes, flags, fill, eagain_ok)
+        finally:
+            PyBuffer_Release(&view)
+        return got
+
+    cdef tuple _recvfrom(self, Py_ssize_t n, int flags, bint as_bytearray):
+        cdef char small[STACK_RECV]
+        cdef char *buf = small
+        cdef object result = None
+        cdef sockaddr_storage ss
+        cdef socklen_t sslen
+        cdef ssize_t r
+        cdef int err, fd
+        cdef int64_t deadline
+        if n < 0:
+            raise ValueError(f"bufsize must be >= 0, got {n}")
+        self._check()
+        if self.pending is not None and self.sock_type == SOCK_STREAM:
+            data = self._recv_object(n, flags, False, as_bytearray, False)
+            return data, None
+        if n > STACK_RECV:
+            result = PyByteArray_FromStringAndSize(NULL, n)
+            buf = PyByteArray_AS_STRING(result)
+        deadline = self._deadline()
+        while True:
+            fd = self.fd
+            if fd < 0:
+                raise_errno_msg(EBADF, "the socket is closed")
+            sslen = sizeof(ss)
+            ss.ss_family = AF_UNSPEC
+            if self.timeout_ns < 0:
+                with nogil:
+                    r = recvfrom(fd, buf, n, flags, <sockaddr*>&ss, &sslen)
+                    err = errno
+            else:
+                r = recvfrom(fd, buf, n, flags, <sockaddr*>&ss, &sslen)
+                err = errno
+            if r >= 0:
+                break
+            if err == EINTR:
+                PyErr_CheckSignals()  # runs handlers; raises what they raise
+                continue
+            if err == EAGAIN and self.timeout_ns > 0:
+                wait_ready(fd, POLLIN, deadline)
+                continue
+            raise_errno(err)
+        if result is None:
+            data = (PyByteArray_FromStringAndSize(buf, r) if as_bytearray
+                    else PyBytes_FromStringAndSize(buf, r))
+        else:
+            PyByteArray_Resize(result, r)
+            data = result if as_bytearray else bytes(result)
+        address = format_address(<sockaddr*>&ss, sslen) if ss.ss_family != AF_UNSPEC else None
+        return data, address
+
+    def recvfrom_into(self, buffer, Py_ssize_t nbytes=-1, int flags=0):
+        """Receive one datagram (or what a stream has) into ``buffer``; return ``(n, address)``.
+        ``nbytes`` -1 means ``len(buffer)``."""
+        cdef Py_buffer view
+        cdef sockaddr_storage ss
+        cdef socklen_t sslen
+        cdef ssize_t r
+        cdef int err, fd
+        cdef int64_t deadline
+        if not PyObject_CheckBuffer(buffer) or isinstance(buffer, (bytes, str)):
+            raise TypeError(f"buffer must be a writable bytes-like object, "
+                            f"not {type(buffer).__name__}")
+        PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        try:
+            if nbytes < 0:
+                if nbytes != -1:
+                    raise ValueError(f"nbytes/bufsize must be >= 0 (or -1), got {nbytes}")
+                nbytes = view.len
+            elif nbytes > view.len:
+                raise ValueError(f"nbytes/bufsize {nbytes} is larger than the buffer "
+                                 f"({view.len} bytes)")
+            self._check()
+            if self.pending is not None and self.sock_type == SOCK_STREAM:
+                return self._recv_fill(<char*>view.buf, nbytes, flags, False, False), None
+            deadline = self._deadline()
+            while True:
+                fd = self.fd
+                if fd < 0:
+                    raise_errno_msg(EBADF, "the socket is closed")
+                sslen = sizeof(ss)
+                ss.ss_family = AF_UNSPEC
+                if self.timeout_ns < 0:
+                    with nogil:
+                        r = recvfrom(fd, view.buf, nbytes, flags, <sockaddr*>&ss, &sslen)
+                        err = errno
+                else:
+                    r = recvfrom(fd, view.buf, nbytes, flags, <sockaddr*>&ss, &sslen)
+                    err = errno
+                if r >= 0:
+                    break
+                if err == EINTR:
+                    PyErr_CheckSignals()  # runs handlers; raises what they raise
+                    continue
+                if err == EAGAIN and self.timeout_ns > 0:
+                    wait_ready(fd, POLLIN, deadline)
+                    continue
+                raise_errno(err)
+        finally:
+            PyBuffer_Release(&view)
+        address = format_address(<sockaddr*>&ss, sslen) if ss.ss_family != AF_UNSPEC else None
+        return r, address
+
+    # ---- sending -------------------------------------------------------------------------
+
+    cdef Py_ssize_t _send_raw(self, const char *buf, Py_ssize_t n, int flags, int64_t deadline,
+                              bint eagain_ok) except -2:
+        """One successful send(2): bytes accepted by the kernel; -1 for EAGAIN if ``eagain_ok``."""
+        cdef ssize_t r
+        cdef int err
+        cdef int fd = self.fd
+        flags |= MSG_NOSIGNAL
+        if fd < 0:
+            raise_errno_msg(EBADF, "the socket is closed")
+        while True:
+            if self.timeout_ns < 0 or n > NOGIL_SEND:
+                with nogil:
+                    r = send(fd, buf, n, flags)
+                    err = errno
+            else:
+                r = send(fd, buf, n, flags)
+                err = errno
+            if r >= 0:
+                return r
+            if err == EINTR:
+                PyErr_CheckSignals()  # runs handlers; raises what they raise
+                self._check()
+                continue
+            if err == EAGAIN:
+                if self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
+                    wait_ready(fd, POLLOUT, deadline)
+                    self._check()
+                    continue
+                if eagain_ok:
+                    return -1
+            raise_errno(err)
+
+    cdef Py_ssize_t _send_all(self, object data, int flags, bint eagain_ok) except -2:
+        """Send all of ``data`` (one deadline for the whole call); the count sent.
+
+        With ``eagain_ok`` a non-blocking socket stops at the first EAGAIN and returns what was
+        sent so far (-1 if nothing) -- MicroPython's ``write``; otherwise EAGAIN raises.
+        """
+        cdef Py_buffer view
+        cdef Py_ssize_t sent = 0, r
+        cdef int64_t deadline
+        _fill_view(data, &view)
+        try:
+            self._check()
+            deadline = self._deadline()
+            while sent < view.len:
+                r = self._send_raw(<const char*>view.buf + sent, view.len - sent, flags,
+                                   deadline, eagain_ok)
+                if r < 0:
+                    return sent if sent > 0 else -1
+                sent += r
+        finally:
+            _release_view(&view)
+        return sent
+
+    def send(self, data, int flags=0):
+        """Send ``data`` (bytes-like or str as UTF-8) once; return the count sent (may be short).
+
+        Blocks per the socket's mode; raises OSError (BlockingIOError when a non-blocking socket
+        cannot take any byte, TimeoutError at the timeout).
+        """
+        cdef Py_buffer view
+        cdef Py_ssize_t r
+        _fill_view(data, &view)
+        try:
+            r = self._send_raw(<const char*>view.buf, view.len, flags, self._deadline(), False)
+        finally:
+            _release_view(&view)
+        return r
+
+    def sendall(self, data, int flags=0):
+        """Send all of ``data``; return None.  On error (or timeout) raise: how much was sent is
+        not reported.  The timeout, if any, bounds the whole call."""
+        self._send_all(data, flags, False)
+
+    def sendto(self, data, address, int flags=0):
+        """Send one datagram ``data`` to ``address``; return the count sent."""
+        cdef Py_buffer view
+        cdef sockaddr_storage ss
+        cdef socklen_t sslen
+        cdef ssize_t r
+        cdef int err, fd
+        cdef int64_t deadline
+        self._check()
+        parse_address(address, self.sock_family, &ss, &sslen)
+        _fill_view(data, &view)
+        try:
+            deadline = self._deadline()
+            while True:
+                fd = self.fd
+                if fd < 0:
+                    raise_errno_msg(EBADF, "the socket is closed")
+                if self.timeout_ns < 0:
+                    with nogil:
+                        r = sendto(fd, view.buf, view.len, flags | MSG_NOSIGNAL,
+                                   <sockaddr*>&ss, sslen)
+                        err = errno
+                else:
+                    r = sendto(fd, view.buf, view.len, flags | MSG_NOSIGNAL,
+                               <sockaddr*>&ss, sslen)
+                    err = errno
+                if r >= 0:
+                    return r
+                if err == EINTR:
+                    PyErr_CheckSignals()  # runs handlers; raises what they raise
+                    continue
+                if err == EAGAIN and self.timeout_ns > 0:
+                    wait_ready(fd, POLLOUT, deadline)
+                    continue
+                raise_errno(err)
+        finally:
+            _release_view(&view)
+
+    # ---- connection set-up -----------------------------------------------------------------
+
+    def connect(self, address):
+        """Connect to ``address``.  Blocks per the socket's mode (TimeoutError at the timeout;
+        a non-blocking socket raises BlockingIOError(EINPROGRESS) and completes in background).
+        A connected UDP socket only receives datagrams from ``address``."""
+        cdef sockaddr_storage ss
+        cdef socklen_t sslen, size
+        cdef int r, err, fd, soerr
+        self._check()
+        parse_address(address, self.sock_family, &ss, &sslen)
+        fd = self.fd
+        if self.timeout_ns < 0:
+            with nogil:
+                r = connect(fd, <sockaddr*>&ss, sslen)
+                err = errno
+        else:
+            r = connect(fd, <sockaddr*>&ss, sslen)
+            err = errno
+        if r == 0:
+            return None
+        if err == EINTR:
+            # PEP 475: an interrupted connect() goes on in the kernel; wait for its outcome.
+            PyErr_CheckSignals()  # runs handlers; raises what they raise
+            err = EINPROGRESS
+            if self.timeout_ns == 0:
+                raise_errno(EINPROGRESS)
+        if err == EINPROGRESS and self.timeout_ns != 0:
+            wait_ready(fd, POLLOUT, self._deadline())
+            size = sizeof(int)
+            if getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &size) < 0:
+                raise_errno(errno)
+            if soerr == 0:
+                return None
+            err = soerr
+        raise_errno(err)
+
+    cdef int _bind(self, object address) except -1:
+        cdef sockaddr_storage ss
+        cdef socklen_t sslen
+        self._check()
+        parse_address(address, self.sock_family, &ss, &sslen)
+        if bind(self.fd, <sockaddr*>&ss, sslen) < 0:
+            raise_errno_msg(errno, f"bind({address!r})")
+        return 0
+
+    def bind(self, address):
+        """Bind the socket to ``address`` (the socket must not be bound already)."""
+        self._bind(address)
+
+    cdef int _listen(self, int backlog) except -1:
+        self._check()
+        if backlog < 0:
+            backlog = 0
+        if listen(self.fd, backlog) < 0:
+            raise_errno(errno)
+        return 0
+
+    def accept(self):
+        """Wait for a connection; return ``(conn, address)``.  ``conn`` is a new blocking socket
+        of the same class.  Blocks per the listening socket's mode."""
+        cdef sockaddr_storage ss
+        cdef socklen_t sslen
+        cdef int r, err, fd
+        cdef int64_t deadline
+        cdef SocketCore conn
+        self._check()
+        deadline = self._deadline()
+        while True:
+            fd = self.fd
+            if fd < 0:
+                raise_errno_msg(EBADF, "the socket is closed")
+            sslen = sizeof(ss)
+            if self.timeout_ns < 0:
+                with nogil:
+                    r = accept4(fd, <sockaddr*>&ss, &sslen, SOCK_CLOEXEC)
+                    err = errno
+            else:
+                r = accept4(fd, <sockaddr*>&ss, &sslen, SOCK_CLOEXEC)
+                err = errno
+            if r >= 0:
+                break
+            if err == EINTR:
+                PyErr_CheckSignals()  # runs handlers; raises what they raise
+                continue
+            if err == EAGAIN and self.timeout_ns > 0:
+                wait_ready(fd, POLLIN, deadline)
+                continue
+            raise_errno(err)
+        conn = type(self).__new__(type(self))
+        conn._adopt(r, self.sock_family, self.sock_type, self.sock_proto)
+        return conn, format_address(<sockaddr*>&ss, sslen)
+
+    def shutdown(self, int how):
+        """Shut down reading (SHUT_RD), writing (SHUT_WR) or both (SHUT_RDWR)."""
+        self._check()
+        if shutdown(self.fd, how) < 0:
+            raise_errno(errno)
+
+    # ---- options and names -----------------------------------------------------------------
+
+    def setsockopt(self, int level, int optname, value):
+        """Set a socket option: ``value`` is an int (C int) or a bytes-like object."""
+        cdef int ivalue
+        cdef Py_buffer view
+        cdef int r
+        self._check()
+        if isinstance(value, int):
+            if not (-2**31 <= value < 2**31):
+                raise ValueError(f"option value {value} does not fit a C int")
+            ivalue = value
+            r = setsockopt(self.fd, level, optname, &ivalue, sizeof(int))
+        elif PyObject_CheckBuffer(value):
+            PyObject_GetBuffer(value, &view, PyBUF_SIMPLE)
+            try:
+                r = setsockopt(self.fd, level, optname, view.buf, <socklen_t>view.len)
+            finally:
+                PyBuffer_Release(&view)
+        else:
+            raise TypeError(f"option value must be an int or a bytes-like object, "
+                            f"not {type(value).__name__}")
+        if r < 0:
+            raise_errno_msg(errno, f"setsockopt(level={level}, optname={optname})")
+
+    def getsockopt(self, int level, int optname, int buflen=0):
+        """Return an option: an int when ``buflen`` is 0, else bytes of at most ``buflen``."""
+        cdef int ivalue = 0
+        cdef socklen_t size
+        cdef char buf[1024]
+        self._check()
+        if buflen == 0:
+            size = sizeof(int)
+            if getsockopt(self.fd, level, optname, &ivalue, &size) < 0:
+                raise_errno_msg(errno, f"getsockopt(level={level}, optname={optname})")
+            return ivalue
+        if not (0 < buflen <= 1024):
+            raise ValueError(f"buflen must be in 1-1024, got {buflen}")
+        size = buflen
+        if getsockopt(self.fd, level, optname, buf, &size) < 0:
+            raise_errno_msg(errno, f"getsockopt(level={level}, optname={optname})")
+        return PyBytes_FromStringAndSize(buf, size)
+
+    def getsockname(self):
+        """Return the socket's own address."""
+        cdef sockaddr_storage ss
+        cdef socklen_t sslen = sizeof(ss)
+        self._check()
+        if getsockname(self.fd, <sockaddr*>&ss, &sslen) < 0:
+            raise_errno(errno)
+        return format_address(<sockaddr*>&ss, sslen)
+
+    def getpeername(self):
+        """Return the address of the connected peer (OSError ENOTCONN if none)."""
+        cdef sockaddr_storage ss
+        cdef socklen_t sslen = sizeof(ss)
+        self._check()
+        if getpeername(self.fd, <sockaddr*>&ss, &sslen) < 0:
+            raise_errno(errno)
+        return format_address(<sockaddr*>&ss, sslen)

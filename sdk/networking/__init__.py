@@ -1,0 +1,34 @@
+"""Zerynth-style networking for Kiln boards: ``from networking import eth, wifi, socket``.
+
+``networking.socket`` is Kiln's Cython socket (Zerynth semantics: timeouts in milliseconds,
+``recv`` waits for ``bufsize`` bytes, bytearray results).  The exception names Zerynth programs
+catch live here (and are injected as globals into Zerynth apps by the app launcher):
+
+- ``ConnectionError``        the builtin: refused, reset, aborted, broken pipe (OSError family).
+- ``ConnectionTimeoutError`` a link, DHCP lease or connection did not come up in time.
+- ``TimeoutError``           the builtin: a socket operation timed out (errno ETIMEDOUT).
+- ``ResolveError``           a host name could not be resolved (OSError, negative EAI_* code).
+- ``NetworkGenericError``    any other network-interface failure.
+- ``IOError``                the builtin alias of OSError: socket creation and I/O failures.
+"""
+import builtins as _builtins
+
+from kiln.net.errors import AddressError, ResolveError
+
+ConnectionError = _builtins.ConnectionError
+TimeoutError = _builtins.TimeoutError
+IOError = _builtins.OSError
+
+
+class NetworkGenericError(OSError):
+    """A network interface failed in a way no more specific error describes."""
+
+
+class ConnectionTimeoutError(ConnectionError, TimeoutError):
+    """The link, the DHCP lease or the connection was not established within the timeout."""
+
+
+from networking import socket  # noqa: E402  (after the exceptions it documents)
+
+__all__ = ["socket", "ConnectionError", "ConnectionTimeoutError", "TimeoutError", "ResolveError",
+           "NetworkGenericError", "IOError", "AddressError"]
