@@ -1,0 +1,1 @@
+"""The waiting helper (C-level only: nothing is exported to Python)."""
