@@ -1,6 +1,6 @@
 """SocketCore: the base class of both socket faces."""
 from typing import Any
-from collections.abc import Buffer  # Python 3.12; typeshed provides it for 3.11
+from typing_extensions import Buffer  # stubs only: no runtime dependency
 from typing import Self
 
 from kiln.net.addr import Address

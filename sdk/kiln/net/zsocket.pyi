@@ -1,6 +1,6 @@
 """Zerynth face: timeouts in milliseconds, recv waits for bufsize, bytearray results."""
 from typing import Any
-from collections.abc import Buffer
+from typing_extensions import Buffer  # stubs only: no runtime dependency
 
 from kiln.net.addr import Address, SockAddr as SockAddr, getaddrinfo as getaddrinfo
 from kiln.net.addr import inet_ntop as inet_ntop, inet_pton as inet_pton
