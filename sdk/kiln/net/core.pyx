@@ -189,15 +189,17 @@ cdef class SocketCore:
 
     # ---- receiving -----------------------------------------------------------------------
 
-    cdef Py_ssize_t _recv_raw(self, char *buf, Py_ssize_t n, int flags, int64_t deadline,
-                              bint eagain_ok) except -2:
-        """One successful recv(2): >0 bytes, 0 at EOF, -1 for EAGAIN when ``eagain_ok``."""
+    cdef Py_ssize_t _recv_raw(self, char *buf, Py_ssize_t n, int flags,
+                              int64_t deadline) except -2:
+        """One recv(2): >0 bytes, 0 at EOF, -1 on failure (``self.err``; EAGAIN only when the
+        socket is non-blocking or MSG_DONTWAIT was given)."""
         cdef ssize_t r
         cdef int err
         cdef int fd = self.fd
-        if fd < 0:
-            raise_errno_msg(EBADF, "the socket is closed")
         while True:
+            if fd < 0:
+                self.err = EBADF
+                return -1
             if self.timeout_ns < 0:
                 with nogil:
                     r = recv(fd, buf, n, flags)
@@ -209,23 +211,19 @@ cdef class SocketCore:
                 return r
             if err == EINTR:
                 PyErr_CheckSignals()  # runs handlers; raises what they raise
-                self._check()
-                continue
-            if err == EAGAIN:
-                if self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
-                    wait_ready(fd, POLLIN, deadline)
-                    self._check()
-                    continue
-                if eagain_ok:
-                    return -1
-            raise_errno(err)
+            elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
+                wait_ready(fd, POLLIN, deadline)
+            else:
+                self.err = err
+                return -1
+            fd = self.fd     # a signal handler may have closed the socket
 
-    cdef Py_ssize_t _recv_fill(self, char *buf, Py_ssize_t n, int flags, bint fill,
-                               bint eagain_ok) except -2:
+    cdef Py_ssize_t _recv_fill(self, char *buf, Py_ssize_t n, int flags, bint fill) except -2:
         """Receive into ``buf``: one recv, or (``fill``, stream sockets) until ``n`` bytes or EOF.
 
-        Returns the count; -1 only when ``eagain_ok`` and nothing was available on a
-        non-blocking socket.  A filling read that times out keeps what it got in ``pending``.
+        Returns the count, or -1 (``self.err``) if nothing was received.  Bytes received before
+        a timeout or an error are kept in ``pending`` for the next read, and the timeout/error is
+        reported; a non-blocking socket returns what it got before EAGAIN.
         """
         cdef Py_ssize_t got = 0, r, take
         cdef int64_t deadline
@@ -246,37 +244,39 @@ cdef class SocketCore:
         deadline = self._deadline()
         try:
             while True:
-                r = self._recv_raw(buf + got, n - got, flags, deadline, eagain_ok or got > 0)
-                if r <= 0:
-                    if r < 0 and got == 0:
-                        return -1
+                r = self._recv_raw(buf + got, n - got, flags, deadline)
+                if r == 0:
                     return got
+                if r < 0:
+                    if got == 0 or self.err == EAGAIN:
+                        return got if got else -1
+                    self._keep_pending(buf, got)
+                    return -1
                 got += r
                 if not fill or got == n:
                     return got
-        except TimeoutError:
+        except BaseException:
             if got > 0:
                 self._keep_pending(buf, got)
             raise
 
-    cdef _keep_pending(self, const char *buf, Py_ssize_t got):
+    cdef int _keep_pending(self, const char *buf, Py_ssize_t got) except -1:
         data = PyByteArray_FromStringAndSize(buf, got)
         if self.pending is None:
             self.pending = data
         else:
             self.pending[:0] = data
+        return 0
 
-    cdef object _recv_object(self, Py_ssize_t n, int flags, bint fill, bint as_bytearray,
-                             bint eagain_none):
-        """Receive up to ``n`` bytes as a new bytes/bytearray (None for EAGAIN if asked)."""
+    cdef object _recv_object(self, Py_ssize_t n, int flags, bint fill, bint as_bytearray):
+        """A new bytes/bytearray with what was received; None on failure (``self.err``)."""
         cdef char small[STACK_RECV]
         cdef Py_ssize_t got
         cdef object result
         if n < 0:
             raise ValueError(f"bufsize must be >= 0, got {n}")
-        self._check()
         if n <= STACK_RECV:
-            got = self._recv_fill(small, n, flags, fill, eagain_none)
+            got = self._recv_fill(small, n, flags, fill)
             if got < 0:
                 return None
             if as_bytearray:
@@ -284,20 +284,20 @@ cdef class SocketCore:
             return PyBytes_FromStringAndSize(small, got)
         if as_bytearray:
             result = PyByteArray_FromStringAndSize(NULL, n)
-            got = self._recv_fill(PyByteArray_AS_STRING(result), n, flags, fill, eagain_none)
+            got = self._recv_fill(PyByteArray_AS_STRING(result), n, flags, fill)
             if got < 0:
                 return None
             if got != n:
                 PyByteArray_Resize(result, got)
             return result
         result = PyBytes_FromStringAndSize(NULL, n)
-        got = self._recv_fill(PyBytes_AS_STRING(result), n, flags, fill, eagain_none)
+        got = self._recv_fill(PyBytes_AS_STRING(result), n, flags, fill)
         if got < 0:
             return None
         return result if got == n else result[:got]
 
-    cdef Py_ssize_t _recv_into(self, object buffer, Py_ssize_t nbytes, int flags, bint fill,
-                               bint eagain_ok) except -2:
+    cdef Py_ssize_t _recv_into(self, object buffer, Py_ssize_t nbytes, int flags,
+                               bint fill) except -2:
         cdef Py_buffer view
         cdef Py_ssize_t got
         if not PyObject_CheckBuffer(buffer) or isinstance(buffer, (bytes, str)):
@@ -313,13 +313,13 @@ cdef class SocketCore:
             elif nbytes > view.len:
                 raise ValueError(f"nbytes/bufsize {nbytes} is larger than the buffer "
                                  f"({view.len} bytes)")
-            self._check()
-            got = self._recv_fill(<char*>view.buf, nbytes, flags, fill, eagain_ok)
+            got = self._recv_fill(<char*>view.buf, nbytes, flags, fill)
         finally:
             PyBuffer_Release(&view)
         return got
 
-    cdef tuple _recvfrom(self, Py_ssize_t n, int flags, bint as_bytearray):
+    cdef object _recvfrom(self, Py_ssize_t n, int flags, bint as_bytearray):
+        """``(data, address)`` of one datagram; None on failure (``self.err``)."""
         cdef char small[STACK_RECV]
         cdef char *buf = small
         cdef object result = None
@@ -330,10 +330,9 @@ cdef class SocketCore:
         cdef int64_t deadline
         if n < 0:
             raise ValueError(f"bufsize must be >= 0, got {n}")
-        self._check()
         if self.pending is not None and self.sock_type == SOCK_STREAM:
-            data = self._recv_object(n, flags, False, as_bytearray, False)
-            return data, None
+            data = self._recv_object(n, flags, False, as_bytearray)
+            return None if data is None else (data, None)
         if n > STACK_RECV:
             result = PyByteArray_FromStringAndSize(NULL, n)
             buf = PyByteArray_AS_STRING(result)
@@ -341,7 +340,8 @@ cdef class SocketCore:
         while True:
             fd = self.fd
             if fd < 0:
-                raise_errno_msg(EBADF, "the socket is closed")
+                self.err = EBADF
+                return None
             sslen = sizeof(ss)
             ss.ss_family = AF_UNSPEC
             if self.timeout_ns < 0:
@@ -355,11 +355,11 @@ cdef class SocketCore:
                 break
             if err == EINTR:
                 PyErr_CheckSignals()  # runs handlers; raises what they raise
-                continue
-            if err == EAGAIN and self.timeout_ns > 0:
+            elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
                 wait_ready(fd, POLLIN, deadline)
-                continue
-            raise_errno(err)
+            else:
+                self.err = err
+                return None
         if result is None:
             data = (PyByteArray_FromStringAndSize(buf, r) if as_bytearray
                     else PyBytes_FromStringAndSize(buf, r))
@@ -375,8 +375,8 @@ cdef class SocketCore:
         cdef Py_buffer view
         cdef sockaddr_storage ss
         cdef socklen_t sslen
-        cdef ssize_t r
-        cdef int err, fd
+        cdef ssize_t r = 0
+        cdef int err = 0, fd
         cdef int64_t deadline
         if not PyObject_CheckBuffer(buffer) or isinstance(buffer, (bytes, str)):
             raise TypeError(f"buffer must be a writable bytes-like object, "
@@ -390,14 +390,15 @@ cdef class SocketCore:
             elif nbytes > view.len:
                 raise ValueError(f"nbytes/bufsize {nbytes} is larger than the buffer "
                                  f"({view.len} bytes)")
-            self._check()
             if self.pending is not None and self.sock_type == SOCK_STREAM:
-                return self._recv_fill(<char*>view.buf, nbytes, flags, False, False), None
+                r = self._recv_fill(<char*>view.buf, nbytes, flags, False)
+                return r, None
             deadline = self._deadline()
             while True:
                 fd = self.fd
                 if fd < 0:
-                    raise_errno_msg(EBADF, "the socket is closed")
+                    err = EBADF
+                    break
                 sslen = sizeof(ss)
                 ss.ss_family = AF_UNSPEC
                 if self.timeout_ns < 0:
@@ -408,31 +409,34 @@ cdef class SocketCore:
                     r = recvfrom(fd, view.buf, nbytes, flags, <sockaddr*>&ss, &sslen)
                     err = errno
                 if r >= 0:
+                    err = 0
                     break
                 if err == EINTR:
                     PyErr_CheckSignals()  # runs handlers; raises what they raise
-                    continue
-                if err == EAGAIN and self.timeout_ns > 0:
+                elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
                     wait_ready(fd, POLLIN, deadline)
-                    continue
-                raise_errno(err)
+                else:
+                    break
         finally:
             PyBuffer_Release(&view)
+        if err:
+            raise_errno(err)
         address = format_address(<sockaddr*>&ss, sslen) if ss.ss_family != AF_UNSPEC else None
         return r, address
 
     # ---- sending -------------------------------------------------------------------------
 
-    cdef Py_ssize_t _send_raw(self, const char *buf, Py_ssize_t n, int flags, int64_t deadline,
-                              bint eagain_ok) except -2:
-        """One successful send(2): bytes accepted by the kernel; -1 for EAGAIN if ``eagain_ok``."""
+    cdef Py_ssize_t _send_raw(self, const char *buf, Py_ssize_t n, int flags,
+                              int64_t deadline) except -2:
+        """One send(2): bytes the kernel took, or -1 (``self.err``)."""
         cdef ssize_t r
         cdef int err
         cdef int fd = self.fd
         flags |= MSG_NOSIGNAL
-        if fd < 0:
-            raise_errno_msg(EBADF, "the socket is closed")
         while True:
+            if fd < 0:
+                self.err = EBADF
+                return -1
             if self.timeout_ns < 0 or n > NOGIL_SEND:
                 with nogil:
                     r = send(fd, buf, n, flags)
@@ -444,35 +448,32 @@ cdef class SocketCore:
                 return r
             if err == EINTR:
                 PyErr_CheckSignals()  # runs handlers; raises what they raise
-                self._check()
-                continue
-            if err == EAGAIN:
-                if self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
-                    wait_ready(fd, POLLOUT, deadline)
-                    self._check()
-                    continue
-                if eagain_ok:
-                    return -1
-            raise_errno(err)
+            elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
+                wait_ready(fd, POLLOUT, deadline)
+            else:
+                self.err = err
+                return -1
+            fd = self.fd
 
-    cdef Py_ssize_t _send_all(self, object data, int flags, bint eagain_ok) except -2:
-        """Send all of ``data`` (one deadline for the whole call); the count sent.
+    cdef Py_ssize_t _send_all(self, object data, int flags, bint partial_ok) except -2:
+        """Send all of ``data`` (one deadline for the whole call); return the count sent.
 
-        With ``eagain_ok`` a non-blocking socket stops at the first EAGAIN and returns what was
-        sent so far (-1 if nothing) -- MicroPython's ``write``; otherwise EAGAIN raises.
+        -1 (``self.err``) on failure.  With ``partial_ok`` a non-blocking socket stops at EAGAIN
+        and returns what was sent so far (-1 with EAGAIN if nothing): MicroPython's ``write``.
         """
         cdef Py_buffer view
         cdef Py_ssize_t sent = 0, r
         cdef int64_t deadline
         _fill_view(data, &view)
         try:
-            self._check()
             deadline = self._deadline()
             while sent < view.len:
                 r = self._send_raw(<const char*>view.buf + sent, view.len - sent, flags,
-                                   deadline, eagain_ok)
+                                   deadline)
                 if r < 0:
-                    return sent if sent > 0 else -1
+                    if partial_ok and self.err == EAGAIN and sent > 0:
+                        return sent
+                    return -1
                 sent += r
         finally:
             _release_view(&view)
@@ -488,25 +489,27 @@ cdef class SocketCore:
         cdef Py_ssize_t r
         _fill_view(data, &view)
         try:
-            r = self._send_raw(<const char*>view.buf, view.len, flags, self._deadline(), False)
+            r = self._send_raw(<const char*>view.buf, view.len, flags, self._deadline())
         finally:
             _release_view(&view)
+        if r < 0:
+            raise_errno(self.err)
         return r
 
     def sendall(self, data, int flags=0):
         """Send all of ``data``; return None.  On error (or timeout) raise: how much was sent is
         not reported.  The timeout, if any, bounds the whole call."""
-        self._send_all(data, flags, False)
+        if self._send_all(data, flags, False) < 0:
+            raise_errno(self.err)
 
     def sendto(self, data, address, int flags=0):
         """Send one datagram ``data`` to ``address``; return the count sent."""
         cdef Py_buffer view
         cdef sockaddr_storage ss
         cdef socklen_t sslen
-        cdef ssize_t r
-        cdef int err, fd
+        cdef ssize_t r = 0
+        cdef int err = 0, fd
         cdef int64_t deadline
-        self._check()
         parse_address(address, self.sock_family, &ss, &sslen)
         _fill_view(data, &view)
         try:
@@ -514,7 +517,8 @@ cdef class SocketCore:
             while True:
                 fd = self.fd
                 if fd < 0:
-                    raise_errno_msg(EBADF, "the socket is closed")
+                    err = EBADF
+                    break
                 if self.timeout_ns < 0:
                     with nogil:
                         r = sendto(fd, view.buf, view.len, flags | MSG_NOSIGNAL,
@@ -525,16 +529,19 @@ cdef class SocketCore:
                                <sockaddr*>&ss, sslen)
                     err = errno
                 if r >= 0:
-                    return r
+                    err = 0
+                    break
                 if err == EINTR:
                     PyErr_CheckSignals()  # runs handlers; raises what they raise
-                    continue
-                if err == EAGAIN and self.timeout_ns > 0:
+                elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
                     wait_ready(fd, POLLOUT, deadline)
-                    continue
-                raise_errno(err)
+                else:
+                    break
         finally:
             _release_view(&view)
+        if err:
+            raise_errno(err)
+        return r
 
     # ---- connection set-up -----------------------------------------------------------------
 

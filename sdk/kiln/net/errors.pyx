@@ -10,6 +10,8 @@ Conventions (both faces rely on them):
 - A getaddrinfo failure raises ``ResolveError(code, message)``, an ``OSError`` subclass whose
   ``args[0]`` is the (negative) ``EAI_*`` code, as MicroPython documents.
 """
+from cpython.exc cimport PyErr_SetObject
+
 from kiln.net.libc cimport strerror, gai_strerror, ETIMEDOUT, EAI_SYSTEM, errno as c_errno
 
 
@@ -38,16 +40,26 @@ cdef inline str _strerror(int err):
     return msg
 
 
+# These set the exception through the C API and return -1 instead of using ``raise``: a Cython
+# ``raise`` adds a traceback frame for this helper (and one for every cdef level it crosses),
+# which costs more than the syscall on hot error paths such as EAGAIN.  The core returns error
+# codes up to the Python-visible method, which calls these once: one traceback entry, like a
+# function written in Python.  OSError(errno, text) is turned into its subclass (BlockingIOError,
+# ConnectionRefusedError, ...) when the exception is instantiated.
+
 cdef int raise_errno(int err) except -1:
-    raise OSError(err, _strerror(err))
+    PyErr_SetObject(OSError, (err, _strerror(err)))
+    return -1
 
 
 cdef int raise_errno_msg(int err, str detail) except -1:
-    raise OSError(err, f"{_strerror(err)}: {detail}")
+    PyErr_SetObject(OSError, (err, f"{_strerror(err)}: {detail}"))
+    return -1
 
 
 cdef int raise_timeout() except -1:
-    raise TimeoutError(ETIMEDOUT, "timed out")
+    PyErr_SetObject(TimeoutError, (ETIMEDOUT, "timed out"))
+    return -1
 
 
 cdef int raise_address(int err, str detail) except -1:

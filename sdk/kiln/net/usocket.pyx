@@ -9,7 +9,8 @@ failures carry negative EAI_* numbers); addresses are tuples or the ``SockAddr``
 ``getaddrinfo`` returns.  Bytes received before a ``read`` timed out are kept for the next read.
 """
 from kiln.net.core cimport SocketCore
-from kiln.net.libc cimport memchr, MSG_PEEK, SOMAXCONN
+from kiln.net.libc cimport memchr, MSG_PEEK, SOMAXCONN, EAGAIN
+from kiln.net.errors cimport raise_errno
 
 from cpython.bytearray cimport PyByteArray_AS_STRING
 
@@ -69,15 +70,24 @@ cdef class socket(SocketCore):
 
     def recv(self, Py_ssize_t bufsize, int flags=0):
         """Receive up to ``bufsize`` bytes (returns as soon as any arrived; b"" at EOF)."""
-        return self._recv_object(bufsize, flags, False, False, False)
+        result = self._recv_object(bufsize, flags, False, False)
+        if result is None:
+            raise_errno(self.err)
+        return result
 
     def recv_into(self, buffer, Py_ssize_t nbytes=-1, int flags=0):
         """Receive up to ``nbytes`` (default ``len(buffer)``) into ``buffer``; return the count."""
-        return self._recv_into(buffer, nbytes, flags, False, False)
+        cdef Py_ssize_t got = self._recv_into(buffer, nbytes, flags, False)
+        if got < 0:
+            raise_errno(self.err)
+        return got
 
     def recvfrom(self, Py_ssize_t bufsize, int flags=0):
         """Receive one datagram of up to ``bufsize`` bytes; return ``(bytes, address)``."""
-        return self._recvfrom(bufsize, flags, False)
+        result = self._recvfrom(bufsize, flags, False)
+        if result is None:
+            raise_errno(self.err)
+        return result
 
     # ---- stream interface ------------------------------------------------------------------
 
@@ -89,12 +99,17 @@ cdef class socket(SocketCore):
         if not isinstance(size, int):
             raise TypeError(f"size must be an int, not {type(size).__name__}")
         if size >= 0:
-            return self._recv_object(size, 0, True, False, True)
+            result = self._recv_object(size, 0, True, False)
+            if result is None and self.err != EAGAIN:
+                raise_errno(self.err)
+            return result
         chunks = []
         while True:
-            chunk = self._recv_object(READ_CHUNK, 0, True, False, True)
-            if chunk is None:           # non-blocking and nothing more right now
-                if not chunks:
+            chunk = self._recv_object(READ_CHUNK, 0, True, False)
+            if chunk is None:
+                if self.err != EAGAIN:
+                    raise_errno(self.err)
+                if not chunks:          # non-blocking and nothing there
                     return None
                 break
             if not chunk:
@@ -106,8 +121,12 @@ cdef class socket(SocketCore):
         """Read into ``buf`` up to ``nbytes`` (default ``len(buf)``) with no short reads except at
         EOF; return the count.  Non-blocking: the count available, or None if nothing."""
         cdef Py_ssize_t got
-        got = self._recv_into(buf, -1 if nbytes is None else nbytes, 0, True, True)
-        return None if got < 0 else got
+        got = self._recv_into(buf, -1 if nbytes is None else nbytes, 0, True)
+        if got < 0:
+            if self.err != EAGAIN:
+                raise_errno(self.err)
+            return None
+        return got
 
     def readline(self):
         """Read one line, through b"\\n" or EOF; returns bytes (b"" at EOF).  Non-blocking: the
@@ -117,15 +136,20 @@ cdef class socket(SocketCore):
         cdef const char *nl
         line = bytearray()
         while True:
-            peek = self._recv_object(LINE_PEEK, MSG_PEEK, False, True, True)
+            peek = self._recv_object(LINE_PEEK, MSG_PEEK, False, True)
             if peek is None:
+                if self.err != EAGAIN:
+                    raise_errno(self.err)
                 return bytes(line) if line else None
             n = len(peek)
             if n == 0:
                 return bytes(line)
             nl = <const char*>memchr(PyByteArray_AS_STRING(peek), 10, n)
             take = (nl - PyByteArray_AS_STRING(peek)) + 1 if nl != NULL else n
-            line += self._recv_object(take, 0, True, True, False)
+            chunk = self._recv_object(take, 0, True, True)
+            if chunk is None:
+                raise_errno(self.err)
+            line += chunk
             if nl != NULL:
                 return bytes(line)
 
@@ -133,7 +157,11 @@ cdef class socket(SocketCore):
         """Write all of ``buf`` (no short writes on a blocking socket); return the count.
         Non-blocking: the count the kernel took (may be short), or None if none."""
         cdef Py_ssize_t sent = self._send_all(buf, 0, True)
-        return None if sent < 0 else sent
+        if sent < 0:
+            if self.err != EAGAIN:
+                raise_errno(self.err)
+            return None
+        return sent
 
     def makefile(self, mode="rb", buffering=0):
         """Return a binary stream over the socket: the socket itself (as MicroPython), so closing

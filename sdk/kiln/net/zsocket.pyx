@@ -17,7 +17,7 @@ from kiln.net.errors cimport raise_address
 from kiln.net.addr cimport wildcard_address, parse_port
 from kiln.net.libc cimport (sockaddr, sockaddr_storage, socklen_t, bind, errno, EINVAL,
                             SO_REUSEADDR, SOL_SOCKET)
-from kiln.net.errors cimport raise_errno_msg
+from kiln.net.errors cimport raise_errno, raise_errno_msg
 
 from kiln.net.const import *
 from kiln.net.const import __all__ as _const_names
@@ -91,16 +91,25 @@ cdef class socket(SocketCore):
         datagram arrived (datagram), the peer closed (shorter result) or an error.  A non-blocking
         socket returns what is available (BlockingIOError if nothing).  TimeoutError keeps the
         bytes received so far for the next call."""
-        return self._recv_object(bufsize, flags, True, True, False)
+        result = self._recv_object(bufsize, flags, True, True)
+        if result is None:
+            raise_errno(self.err)
+        return result
 
     def recv_into(self, buffer, Py_ssize_t bufsize=-1, int flags=0):
         """Like ``recv`` but into the writable ``buffer`` (``bufsize`` -1 = ``len(buffer)``);
         returns the number of bytes received."""
-        return self._recv_into(buffer, bufsize, flags, True, False)
+        cdef Py_ssize_t got = self._recv_into(buffer, bufsize, flags, True)
+        if got < 0:
+            raise_errno(self.err)
+        return got
 
     def recvfrom(self, Py_ssize_t bufsize, int flags=0):
         """Receive one datagram of at most ``bufsize`` bytes; return ``(bytearray, address)``."""
-        return self._recvfrom(bufsize, flags, True)
+        result = self._recvfrom(bufsize, flags, True)
+        if result is None:
+            raise_errno(self.err)
+        return result
 
 
 __all__ = ["socket", "SockAddr", "getaddrinfo", "inet_ntop", "inet_pton", "IOError", "error",
