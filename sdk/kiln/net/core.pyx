@@ -255,6 +255,9 @@ cdef class SocketCore:
                 got += r
                 if not fill or got == n:
                     return got
+                # A signal that arrives after some bytes makes recv() return short instead of
+                # failing with EINTR: run the handlers between chunks (PEP 475).
+                PyErr_CheckSignals()
         except BaseException:
             if got > 0:
                 self._keep_pending(buf, got)
@@ -475,6 +478,10 @@ cdef class SocketCore:
                         return sent
                     return -1
                 sent += r
+                if sent < view.len:
+                    # As in CPython's sendall: a signal during a partial send shows up as a
+                    # short count, not EINTR, so run the handlers between chunks.
+                    PyErr_CheckSignals()
         finally:
             _release_view(&view)
         return sent

@@ -75,9 +75,12 @@ cdef class socket(SocketCore):
             raise_errno(self.err)
         return result
 
-    def recv_into(self, buffer, Py_ssize_t nbytes=-1, int flags=0):
+    def recv_into(self, buffer, nbytes=None, int flags=0):
         """Receive up to ``nbytes`` (default ``len(buffer)``) into ``buffer``; return the count."""
-        cdef Py_ssize_t got = self._recv_into(buffer, nbytes, flags, False)
+        cdef Py_ssize_t got
+        if nbytes is not None and nbytes < 0:
+            raise ValueError(f"nbytes must be >= 0, got {nbytes}")
+        got = self._recv_into(buffer, -1 if nbytes is None else nbytes, flags, False)
         if got < 0:
             raise_errno(self.err)
         return got
@@ -121,6 +124,8 @@ cdef class socket(SocketCore):
         """Read into ``buf`` up to ``nbytes`` (default ``len(buf)``) with no short reads except at
         EOF; return the count.  Non-blocking: the count available, or None if nothing."""
         cdef Py_ssize_t got
+        if nbytes is not None and nbytes < 0:
+            raise ValueError(f"nbytes must be >= 0, got {nbytes}")
         got = self._recv_into(buf, -1 if nbytes is None else nbytes, 0, True)
         if got < 0:
             if self.err != EAGAIN:
