@@ -1,22 +1,20 @@
-# Kiln developer entry points.  Run as root on Debian 12.
-#   make run    install everything, build the qemu-aarch64 image, boot it under QEMU with a tap network
-#   make test   install everything, run the whole test suite
+# Kiln developer shortcuts (the README's commands are scripts/kiln-dev run|test; run as root).
 BOARD ?= qemu-aarch64
-VENV  := .venv/bin
+export BOARD
 
 .PHONY: deps run test bench clean
 deps:
 	./scripts/install-deps
 
-run: deps
-	$(VENV)/kiln run --board $(BOARD)
+run:
+	./scripts/kiln-dev run
 
-test: deps
-	$(VENV)/python -m pytest tests
+test:
+	./scripts/kiln-dev test
 
 bench: deps
-	$(VENV)/python bench/socket_bench.py
+	.venv/bin/python bench/socket_bench.py
 
 clean:
 	rm -rf build out .stamps sdk/*.egg-info
-	find sdk -name '*.so' -delete -o -name '*.c' -delete
+	find sdk \( -name '*.so' -o -name '*.c' \) -delete
