@@ -12,6 +12,16 @@ from setuptools import Extension, find_packages, setup
 
 ROOT = Path(__file__).resolve().parent
 SDK = ROOT / "sdk"
+# The repository folder drivers/ is the importable package ``driver`` (Zerynth's name:
+# ``driver.wifi.<name>``, ``driver.eth.<name>``).
+DRIVERS = ROOT / "drivers"
+
+
+def packages():
+    found = find_packages(str(SDK))
+    if (DRIVERS / "__init__.py").exists():
+        found += ["driver"] + [f"driver.{p}" for p in find_packages(str(DRIVERS))]
+    return found
 
 
 def extensions():
@@ -44,9 +54,9 @@ setup(
     version="0.1.0",
     description="Zerynth/MicroPython-style Python API and firmware images for ARM Linux boards",
     python_requires=">=3.11",
-    package_dir={"": "sdk"},
-    packages=find_packages("sdk"),
-    package_data={"": ["*.pxd", "*.pyi", "py.typed"]},
+    package_dir={"": "sdk", "driver": "drivers"},
+    packages=packages(),
+    package_data={"": ["*.pxd", "*.pyi", "py.typed"], "driver.eth": ["*.script"]},
     ext_modules=extensions(),
     entry_points={"console_scripts": ["kiln = kiln.cli:main"]},
     zip_safe=False,
