@@ -1,0 +1,60 @@
+"""The globals Zerynth programs use without importing them."""
+from __future__ import annotations
+
+import time
+
+# Zerynth's time units for sleep(duration, time_unit=MILLIS).
+MICROS = 0
+MILLIS = 1
+SECONDS = 2
+_UNIT_SECONDS = {MICROS: 1e-6, MILLIS: 1e-3, SECONDS: 1.0}
+
+# Wi-Fi security modes (values as in Zerynth's wifi module).
+WIFI_OPEN = 0
+WIFI_WEP = 1
+WIFI_WPA = 2
+WIFI_WPA2 = 3
+
+
+def sleep(duration, time_unit=MILLIS):
+    """Suspend the calling thread for ``duration`` milliseconds (or ``time_unit`` units)."""
+    if time_unit not in _UNIT_SECONDS:
+        raise ValueError(f"time_unit must be MICROS, MILLIS or SECONDS, got {time_unit!r}")
+    if duration < 0:
+        raise ValueError(f"sleep duration must be >= 0, got {duration}")
+    time.sleep(duration * _UNIT_SECONDS[time_unit])
+
+
+def millis() -> int:
+    """Milliseconds since an arbitrary start (monotonic)."""
+    return time.monotonic_ns() // 1_000_000
+
+
+def micros() -> int:
+    """Microseconds since an arbitrary start (monotonic)."""
+    return time.monotonic_ns() // 1_000
+
+
+def zerynth_globals() -> dict:
+    """Names injected into a Zerynth app's builtins."""
+    import networking
+    from kiln.net import const
+
+    names = {
+        "sleep": sleep, "millis": millis, "micros": micros,
+        "MICROS": MICROS, "MILLIS": MILLIS, "SECONDS": SECONDS,
+        "WIFI_OPEN": WIFI_OPEN, "WIFI_WEP": WIFI_WEP, "WIFI_WPA": WIFI_WPA,
+        "WIFI_WPA2": WIFI_WPA2,
+        "IOError": OSError,
+    }
+    for name in ("ConnectionError", "ConnectionTimeoutError", "ResolveError",
+                 "NetworkGenericError", "TimeoutError"):
+        names[name] = getattr(networking, name)
+    for name in ("CantRegisterInterfaceError",):
+        if hasattr(networking, name):
+            names[name] = getattr(networking, name)
+    # The socket constants Zerynth exposes as builtins (``socket.socket(type=SOCK_STREAM)``).
+    for name in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP",
+                 "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY"):
+        names[name] = getattr(const, name)
+    return names
