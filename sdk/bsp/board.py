@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bsp.identity import BoardFacts, match_board, read_facts, device_tree_compatible, \
     DEBIAN_ARCH, machine
+from kiln.netguard import reconfigure_refusal
 
 _ROOT = Path(os.environ.get("KILN_SYSROOT", "/"))
 
@@ -29,8 +30,9 @@ def init() -> list[str]:
     """Bring the board to the known state its config describes; return what was done.
 
     Turns the listed LEDs off (``/sys/class/leds/<name>``) and takes the listed interfaces down.
-    Does nothing on a development host.  Raises OSError if a listed LED or interface cannot be
-    set (a board config that does not match the hardware).
+    Does nothing on a development host; interfaces are left alone wherever ``kiln.netguard``
+    refuses changes (then the returned list says so).  Raises OSError if a listed LED or
+    interface exists but cannot be set.
     """
     compatible = device_tree_compatible(_ROOT)
     board = match_board(_ROOT, compatible, DEBIAN_ARCH.get(machine(_ROOT), machine(_ROOT)))
@@ -44,8 +46,12 @@ def init() -> list[str]:
         (base / "trigger").write_text("none")
         (base / "brightness").write_text("0")
         done.append(f"led {led} off")
+    refusal = reconfigure_refusal()
     for ifname in board.bsp_interfaces_down:
         if not (_ROOT / "sys/class/net" / ifname).exists():
+            continue
+        if refusal:
+            done.append(f"{ifname} left as is: {refusal}")
             continue
         subprocess.run(["ip", "link", "set", "dev", ifname, "down"], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
