@@ -19,6 +19,8 @@ from bsp.identity import BoardFacts, match_board, read_facts, device_tree_compat
 from kiln.netguard import reconfigure_refusal
 
 _ROOT = Path(os.environ.get("KILN_SYSROOT", "/"))
+# The live kernel's interfaces (per network namespace), which init() acts on.
+_LIVE_NET = Path("/sys/class/net")
 
 
 def facts() -> BoardFacts:
@@ -48,7 +50,9 @@ def init() -> list[str]:
         done.append(f"led {led} off")
     refusal = reconfigure_refusal()
     for ifname in board.bsp_interfaces_down:
-        if not (_ROOT / "sys/class/net" / ifname).exists():
+        # Interfaces are changed through the kernel's network API, so ask the live kernel
+        # (its sysfs is per network namespace), not the sysroot, whether one exists.
+        if not (_LIVE_NET / ifname).exists():
             continue
         if refusal:
             done.append(f"{ifname} left as is: {refusal}")

@@ -157,7 +157,7 @@ def match_board(root: Path, compatible: tuple[str, ...], arch: str):
 
     image_file = root / KILN_BOARD_FILE
     if image_file.is_file():
-        return boards.load_file(image_file)
+        return boards.load_file(image_file, named_after_board=False)
     if not compatible:
         return None
     for name in boards.names():

@@ -19,21 +19,39 @@ OVERRIDE_ENV = "KILN_ALLOW_HOST_NETWORK"
 KILN_IMAGE_MARKER = Path("/etc/kiln/board.toml")
 
 
-def in_initial_netns() -> bool:
-    """True when this process shares the network namespace of PID 1 (the host's own)."""
+NAMED_NETNS_DIR = Path("/run/netns")
+
+
+def _ns_id(path: str | Path) -> tuple[int, int] | None:
     try:
-        mine = os.stat("/proc/self/ns/net")
-        init = os.stat("/proc/1/ns/net")
+        st = os.stat(path)
     except OSError:
-        return True          # cannot tell: assume the worst
-    return (mine.st_dev, mine.st_ino) == (init.st_dev, init.st_ino)
+        return None
+    return st.st_dev, st.st_ino
+
+
+def in_created_netns() -> bool:
+    """True when this process runs in a network namespace that was created for it: a named
+    namespace (``ip netns add``, bind-mounted under /run/netns) or, where PID 1's namespace is
+    readable, any namespace other than PID 1's."""
+    mine = _ns_id("/proc/self/ns/net")
+    if mine is None:
+        return False
+    try:
+        named = [_ns_id(p) for p in NAMED_NETNS_DIR.iterdir()]
+    except OSError:
+        named = []
+    if mine in named:
+        return True
+    init = _ns_id("/proc/1/ns/net")          # unreadable inside some containers
+    return init is not None and init != mine
 
 
 def reconfigure_refusal() -> str | None:
     """Why interfaces must not be changed here, or None when it is allowed."""
     if KILN_IMAGE_MARKER.is_file() or os.environ.get(OVERRIDE_ENV) == "1":
         return None
-    if not in_initial_netns():
+    if in_created_netns():
         return None
     return ("this is a development host's own network namespace, not a Kiln board: Kiln changes "
             "interfaces only on a Kiln image, inside a network namespace (kiln run, tests), or "

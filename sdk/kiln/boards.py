@@ -1,0 +1,263 @@
+"""Board definitions, read from the TOML files in ``board_configs/``.
+
+A board file is pure data: Debian architecture, kernel, console, QEMU arguments, cross compiler.
+Code asks ``load(name)`` for a validated :class:`Board` and never branches on a board's name.
+
+Where board files are looked up, first match wins:
+
+1. the directories in ``$KILN_BOARD_CONFIGS`` (``os.pathsep``-separated);
+2. ``board_configs/`` of the source tree this module lives in (editable install, checkout);
+3. ``<sys.prefix>/share/kiln/board_configs`` (installed as data files by ``setup.py``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kiln.cli import KilnError
+
+# key -> (type, required).  Tables and keys not listed here are rejected, so typos are caught.
+_SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
+    "board": {"name": (str, True), "description": (str, False), "compatible": (list, True)},
+    "debian": {"arch": (str, True), "triplet": (str, True), "kernel_package": (str, True)},
+    "kernel": {"modules": (list, True), "console": (str, True), "cmdline": (str, True)},
+    "python": {"host_platform": (str, True)},
+    "cross": {"cc": (str, True), "packages": (list, True), "qemu_user": (str, True)},
+    "qemu": {
+        "binary": (str, True), "machine": (str, True), "cpu": (str, True),
+        "memory_mb": (int, True), "smp": (int, False), "nic_args": (list, True),
+        "package": (str, True),
+    },
+    "image": {"format": (str, True), "compression": (str, False)},
+    # SD-card boards (image format "sdcard"): what goes on the boot partition.
+    "sdcard": {
+        "firmware_package": (str, True), "bootloader_package": (str, True),
+        "bootloader": (str, True), "dtb": (str, True), "config_txt": (list, True),
+    },
+    # What bsp.board.init() puts in a known state, and the default network interfaces.
+    "bsp": {
+        "leds_off": (list, False), "interfaces_down": (list, False), "eth": (str, False),
+        "wifi": (str, False),
+    },
+}
+# Tables a board file may leave out: [qemu] (hardware-only boards), [sdcard] (QEMU boards),
+# [bsp] (nothing to reset; interfaces default to eth0/wlan0).
+OPTIONAL_TABLES = ("qemu", "sdcard", "bsp")
+# Keys whose empty string means "none" (a board without an Ethernet port has eth = "").
+_MAY_BE_EMPTY = {("bsp", "eth"), ("bsp", "wifi")}
+IMAGE_FORMATS = ("initramfs", "sdcard")
+COMPRESSIONS = ("zstd", "xz", "gzip")
+
+
+class BoardError(KilnError):
+    """A board name that does not exist or a board file that does not follow the schema."""
+
+
+@dataclass(frozen=True)
+class QemuSpec:
+    """How to start the board under QEMU (system emulation)."""
+
+    binary: str
+    machine: str
+    cpu: str
+    memory_mb: int
+    smp: int
+    nic_args: tuple[str, ...]
+    package: str
+
+    def nic(self, netdev: str) -> list[str]:
+        """QEMU arguments attaching the board's NIC to the ``-netdev`` whose id is ``netdev``."""
+        return [arg.replace("{netdev}", netdev) for arg in self.nic_args]
+
+
+@dataclass(frozen=True)
+class SdcardSpec:
+    """What the SD-card image's boot partition holds (Raspberry Pi boards)."""
+
+    firmware_package: str
+    bootloader_package: str
+    bootloader: str
+    dtb: str
+    config_txt: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Board:
+    """One validated board definition (see ``board_configs/*.toml`` for the meaning of fields)."""
+
+    name: str
+    description: str
+    compatible: tuple[str, ...]
+    debian_arch: str
+    triplet: str
+    kernel_package: str
+    kernel_modules: tuple[str, ...]
+    console: str
+    cmdline: str
+    python_host_platform: str
+    cross_cc: str
+    cross_packages: tuple[str, ...]
+    qemu_user: str
+    qemu: QemuSpec | None           # None: the board runs on hardware only
+    image_format: str
+    compression: str
+    source: Path
+    sdcard: SdcardSpec | None = None
+    bsp_leds_off: tuple[str, ...] = ()
+    bsp_interfaces_down: tuple[str, ...] = ()
+    eth_iface: str = "eth0"         # "" when the board has no Ethernet port
+    wifi_iface: str = "wlan0"
+
+    def toml_text(self) -> str:
+        """The board file's text, exactly as read (shipped as ``/etc/kiln/board.toml``)."""
+        return self.source.read_text()
+
+
+def find_data_dir(name: str, env_var: str | None = None) -> list[Path]:
+    """Existing directories called ``name`` where Kiln's data lives, most specific first.
+
+    Looks in ``$env_var`` (``os.pathsep``-separated), the source tree (``<repo>/<name>``) and
+    ``<sys.prefix>/share/kiln/<name>``.  Returns an empty list when none exists.
+    """
+    candidates: list[Path] = []
+    if env_var and os.environ.get(env_var):
+        candidates += [Path(p) for p in os.environ[env_var].split(os.pathsep) if p]
+    candidates.append(Path(__file__).resolve().parents[2] / name)
+    candidates.append(Path(sys.prefix) / "share" / "kiln" / name)
+    seen: list[Path] = []
+    for path in candidates:
+        if path.is_dir() and path not in seen:
+            seen.append(path)
+    return seen
+
+
+def _board_files() -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for directory in find_data_dir("board_configs", "KILN_BOARD_CONFIGS"):
+        for path in sorted(directory.glob("*.toml")):
+            files.setdefault(path.stem, path)
+    return files
+
+
+def names() -> list[str]:
+    """Sorted names of every board Kiln knows (one per ``board_configs/<name>.toml``)."""
+    return sorted(_board_files())
+
+
+def load(name: str) -> Board:
+    """Read and validate board ``name``.
+
+    Raises :class:`BoardError` naming the known boards when ``name`` is unknown, and naming the
+    file, table and key when the file is not valid TOML or breaks the schema.
+    """
+    files = _board_files()
+    if name not in files:
+        known = ", ".join(sorted(files)) or "none (no board_configs directory found)"
+        raise BoardError(f"unknown board {name!r}; known boards: {known}")
+    return load_file(files[name])
+
+
+def load_file(path: Path, *, named_after_board: bool = True) -> Board:
+    """Read and validate one board file.
+
+    ``named_after_board``: the file's stem must be the board's name (``board_configs/``); an
+    image's copy, ``/etc/kiln/board.toml``, is read with False.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BoardError(f"{path}: cannot read board file: {exc}") from None
+    return from_dict(data, source=path, named_after_board=named_after_board)
+
+
+def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True) -> Board:
+    """Validate the parsed TOML ``data`` of board file ``source`` and build a :class:`Board`."""
+    _check_schema(data, source)
+    b, deb, k, py, cross, img = (data[t] for t in
+                                 ("board", "debian", "kernel", "python", "cross", "image"))
+    q, sd, bsp = (data.get(t) for t in OPTIONAL_TABLES)
+    if named_after_board and b["name"] != source.stem:
+        _fail(source, "board", "name", f"is {b['name']!r} but the file is named {source.name}")
+    lists = [("board", "compatible"), ("kernel", "modules"), ("cross", "packages")]
+    lists += [("qemu", "nic_args")] if q else []
+    lists += [("sdcard", "config_txt")] if sd else []
+    lists += [("bsp", key) for key in ("leds_off", "interfaces_down") if bsp and key in bsp]
+    for table, key in lists:
+        items = data[table][key]
+        if not all(isinstance(i, str) and i for i in items):
+            _fail(source, table, key, "must be a list of non-empty strings")
+    if q:
+        if q["memory_mb"] < 64:
+            _fail(source, "qemu", "memory_mb", f"is {q['memory_mb']}; the image needs at least 64")
+        if q.get("smp", 1) < 1:
+            _fail(source, "qemu", "smp", "must be at least 1")
+        if not any("{netdev}" in a for a in q["nic_args"]):
+            _fail(source, "qemu", "nic_args", "must contain '{netdev}' where the -netdev id goes")
+    if img["format"] not in IMAGE_FORMATS:
+        _fail(source, "image", "format", f"is {img['format']!r}; expected one of {IMAGE_FORMATS}")
+    if (img["format"] == "sdcard") != (sd is not None):
+        _fail(source, "image", "format", f"is {img['format']!r}: an [sdcard] table is "
+                                         f"{'required' if sd is None else 'not allowed'}")
+    if img["format"] == "initramfs" and q is None:
+        _fail(source, "image", "format", "is 'initramfs', which boots under QEMU: "
+                                         "a [qemu] table is required")
+    compression = img.get("compression", "zstd")
+    if compression not in COMPRESSIONS:
+        _fail(source, "image", "compression", f"is {compression!r}; expected one of {COMPRESSIONS}")
+    console_args = [a for a in k["cmdline"].split()
+                    if a == f"console={k['console']}" or a.startswith(f"console={k['console']},")]
+    if not console_args:
+        _fail(source, "kernel", "cmdline", f"must contain console={k['console']}")
+    bsp = bsp or {}
+    return Board(
+        name=b["name"], description=b.get("description", b["name"]),
+        compatible=tuple(b["compatible"]), debian_arch=deb["arch"], triplet=deb["triplet"],
+        kernel_package=deb["kernel_package"], kernel_modules=tuple(k["modules"]),
+        console=k["console"], cmdline=k["cmdline"], python_host_platform=py["host_platform"],
+        cross_cc=cross["cc"], cross_packages=tuple(cross["packages"]),
+        qemu_user=cross["qemu_user"],
+        qemu=QemuSpec(binary=q["binary"], machine=q["machine"], cpu=q["cpu"],
+                      memory_mb=q["memory_mb"], smp=q.get("smp", 1),
+                      nic_args=tuple(q["nic_args"]), package=q["package"]) if q else None,
+        image_format=img["format"], compression=compression, source=source,
+        sdcard=SdcardSpec(firmware_package=sd["firmware_package"],
+                          bootloader_package=sd["bootloader_package"],
+                          bootloader=sd["bootloader"], dtb=sd["dtb"],
+                          config_txt=tuple(sd["config_txt"])) if sd else None,
+        bsp_leds_off=tuple(bsp.get("leds_off", ())),
+        bsp_interfaces_down=tuple(bsp.get("interfaces_down", ())),
+        eth_iface=bsp.get("eth", "eth0"), wifi_iface=bsp.get("wifi", "wlan0"),
+    )
+
+
+def _check_schema(data: dict[str, Any], source: Path) -> None:
+    for table in data:
+        if table not in _SCHEMA:
+            raise BoardError(f"{source}: unknown table [{table}]; expected {sorted(_SCHEMA)}")
+    for table, keys in _SCHEMA.items():
+        if table in OPTIONAL_TABLES and table not in data:
+            continue
+        if not isinstance(data.get(table), dict):
+            raise BoardError(f"{source}: missing table [{table}]")
+        for key in data[table]:
+            if key not in keys:
+                _fail(source, table, key, f"is not a known key; expected one of {sorted(keys)}")
+        for key, (kind, required) in keys.items():
+            if key not in data[table]:
+                if required:
+                    _fail(source, table, key, "is missing")
+                continue
+            value = data[table][key]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                _fail(source, table, key, f"must be {kind.__name__}, got {type(value).__name__}")
+            if kind is str and not value.strip() and (table, key) not in _MAY_BE_EMPTY:
+                _fail(source, table, key, "must not be empty")
+
+
+def _fail(source: Path, table: str, key: str, problem: str) -> None:
+    raise BoardError(f"{source}: [{table}] {key} {problem}")
