@@ -3,12 +3,15 @@
 Kiln changes network interfaces (up/down, addresses, routes, DHCP) only where that is safe:
 
 - on a Kiln image (``/etc/kiln/board.toml`` exists: the image builder writes it);
-- inside a network namespace other than the initial one (``kiln run`` and the tests create
-  such namespaces for the guest side and for host-tier tests);
+- inside a named network namespace that Kiln or its tests created (``ip netns add kiln-*``,
+  bind-mounted under ``/run/netns``) — ``kiln run`` and the tests create such namespaces;
 - on a board the user owns but did not build with Kiln, after opting in with
   ``KILN_ALLOW_HOST_NETWORK=1``.
 
-Everywhere else — a developer's laptop, a CI machine — the answer is no.
+Everywhere else — a developer's laptop, a CI machine — the answer is no.  "Not PID 1's namespace"
+is deliberately not enough: development containers and sandboxes often run the whole host network
+in a non-initial namespace (and hide ``/proc/1/ns/net`` from ``ip netns exec`` children), so that
+rule would let Kiln reconfigure a developer's real interfaces.
 """
 from __future__ import annotations
 
@@ -17,9 +20,8 @@ from pathlib import Path
 
 OVERRIDE_ENV = "KILN_ALLOW_HOST_NETWORK"
 KILN_IMAGE_MARKER = Path("/etc/kiln/board.toml")
-
-
 NAMED_NETNS_DIR = Path("/run/netns")
+KILN_NETNS_PREFIX = "kiln-"
 
 
 def _ns_id(path: str | Path) -> tuple[int, int] | None:
@@ -30,29 +32,31 @@ def _ns_id(path: str | Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def in_created_netns() -> bool:
-    """True when this process runs in a network namespace that was created for it: a named
-    namespace (``ip netns add``, bind-mounted under /run/netns) or, where PID 1's namespace is
-    readable, any namespace other than PID 1's."""
+def kiln_netns_name() -> str | None:
+    """The name of the ``kiln-*`` named namespace this process runs in, or None."""
     mine = _ns_id("/proc/self/ns/net")
-    if mine is None:
-        return False
     try:
-        named = [_ns_id(p) for p in NAMED_NETNS_DIR.iterdir()]
+        names = sorted(os.listdir(NAMED_NETNS_DIR))
     except OSError:
-        named = []
-    if mine in named:
-        return True
-    init = _ns_id("/proc/1/ns/net")          # unreadable inside some containers
-    return init is not None and init != mine
+        return None
+    for name in names:
+        if name.startswith(KILN_NETNS_PREFIX) and _ns_id(NAMED_NETNS_DIR / name) == mine:
+            return name
+    return None
+
+
+def shares_pid1_netns() -> bool:
+    """True if this process provably shares PID 1's network namespace (False if unreadable)."""
+    mine = _ns_id("/proc/self/ns/net")
+    return mine is not None and mine == _ns_id("/proc/1/ns/net")
 
 
 def reconfigure_refusal() -> str | None:
     """Why interfaces must not be changed here, or None when it is allowed."""
     if KILN_IMAGE_MARKER.is_file() or os.environ.get(OVERRIDE_ENV) == "1":
         return None
-    if in_created_netns():
+    if kiln_netns_name() is not None and not shares_pid1_netns():
         return None
-    return ("this is a development host's own network namespace, not a Kiln board: Kiln changes "
-            "interfaces only on a Kiln image, inside a network namespace (kiln run, tests), or "
-            f"with {OVERRIDE_ENV}=1 on a board you own")
+    return (f"this is not a Kiln image ({KILN_IMAGE_MARKER} is missing) nor a network namespace "
+            f"Kiln created ({NAMED_NETNS_DIR}/{KILN_NETNS_PREFIX}*): Kiln does not change a "
+            f"development host's interfaces (on a board you own, set {OVERRIDE_ENV}=1)")

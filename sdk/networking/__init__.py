@@ -9,6 +9,7 @@ catch live here (and are injected as globals into Zerynth apps by the app launch
 - ``TimeoutError``           the builtin: a socket operation timed out (errno ETIMEDOUT).
 - ``ResolveError``           a host name could not be resolved (OSError, negative EAI_* code).
 - ``NetworkGenericError``    any other network-interface failure.
+- ``CantRegisterInterfaceError`` the interface asked for does not exist or is of another kind.
 - ``IOError``                the builtin alias of OSError: socket creation and I/O failures.
 """
 import builtins as _builtins
@@ -28,7 +29,9 @@ class ConnectionTimeoutError(ConnectionError, TimeoutError):
     """The link, the DHCP lease or the connection was not established within the timeout."""
 
 
-from networking import socket  # noqa: E402  (after the exceptions it documents)
+# After the exceptions: the driver layer and the socket face import them from here.
+from driver.netif import CantRegisterInterfaceError  # noqa: E402
+from networking import socket  # noqa: E402
 
 __all__ = ["socket", "ConnectionError", "ConnectionTimeoutError", "TimeoutError", "ResolveError",
-           "NetworkGenericError", "IOError", "AddressError"]
+           "NetworkGenericError", "CantRegisterInterfaceError", "IOError", "AddressError"]

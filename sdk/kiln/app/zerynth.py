@@ -48,11 +48,8 @@ def zerynth_globals() -> dict:
         "IOError": OSError,
     }
     for name in ("ConnectionError", "ConnectionTimeoutError", "ResolveError",
-                 "NetworkGenericError", "TimeoutError"):
+                 "NetworkGenericError", "CantRegisterInterfaceError", "TimeoutError"):
         names[name] = getattr(networking, name)
-    for name in ("CantRegisterInterfaceError",):
-        if hasattr(networking, name):
-            names[name] = getattr(networking, name)
     # The socket constants Zerynth exposes as builtins (``socket.socket(type=SOCK_STREAM)``).
     for name in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP",
                  "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY"):

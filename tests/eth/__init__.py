@@ -1,0 +1,1 @@
+"""Helpers of the Ethernet host tests: network namespaces, dnsmasq, and the in-namespace agent."""
