@@ -10,12 +10,12 @@ On a development host (no Kiln image, no matching device tree) the facts describ
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from bsp.identity import BoardFacts, match_board, read_facts, device_tree_compatible, \
     DEBIAN_ARCH, machine
+from driver.eth.rtnl import Rtnl
 from kiln.netguard import reconfigure_refusal
 
 _ROOT = Path(os.environ.get("KILN_SYSROOT", "/"))
@@ -57,8 +57,8 @@ def init() -> list[str]:
         if refusal:
             done.append(f"{ifname} left as is: {refusal}")
             continue
-        subprocess.run(["ip", "link", "set", "dev", ifname, "down"], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with Rtnl() as rtnl:
+            rtnl.set_link_up(rtnl.link(ifname).index, False)
         done.append(f"{ifname} down")
     return done
 
