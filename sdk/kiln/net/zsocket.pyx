@@ -32,6 +32,8 @@ cdef class socket(SocketCore):
     """socket(family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None)
 
     A BSD socket with Zerynth semantics.  Raises IOError (OSError) when creation fails.
+    ``proto`` defaults to IPPROTO_TCP, which (being the default) means "the type's protocol":
+    ``socket(type=SOCK_DGRAM)`` is a UDP socket.
     """
 
     def __init__(self, int family=AF_INET, int type=SOCK_STREAM, int proto=IPPROTO_TCP,
