@@ -49,6 +49,16 @@ def extensions():
     )
 
 
+def data_files():
+    """Board configs and the image recipe, for installs that are not editable (an editable
+    install reads them from the checkout; ``kiln.boards.find_data_dir`` looks in both)."""
+    def files(folder, pattern="*"):
+        return sorted(str(p.relative_to(ROOT)) for p in (ROOT / folder).glob(pattern) if p.is_file())
+    return [("share/kiln/board_configs", files("board_configs", "*.toml")),
+            ("share/kiln/images", files("images")),
+            ("share/kiln/images/demo", files("images/demo"))]
+
+
 setup(
     name="kiln-sdk",
     version="0.1.0",
@@ -58,6 +68,7 @@ setup(
     packages=packages(),
     package_data={"": ["*.pxd", "*.pyi", "py.typed"], "driver.eth": ["*.script"]},
     ext_modules=extensions(),
+    data_files=data_files(),
     entry_points={"console_scripts": ["kiln = kiln.cli:main"]},
     zip_safe=False,
 )

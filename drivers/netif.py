@@ -6,7 +6,7 @@ from the kernel (netlink), so :meth:`NetworkInterface.is_connected` and
 :meth:`NetworkInterface.wait_event` never poll.
 
 Errors are the ``networking`` exceptions Zerynth programs catch, plus
-:class:`CantRegisterInterfaceError` (defined here so drivers can raise it).  This module also holds
+:class:`CantRegisterInterfaceError` (re-exported from ``networking``).  This module also holds
 the development-host safety guard, :func:`ensure_may_reconfigure`.
 """
 from __future__ import annotations
@@ -16,11 +16,8 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from kiln import netguard
-from networking import ConnectionTimeoutError, NetworkGenericError  # noqa: F401 (re-exported)
-
-class CantRegisterInterfaceError(NetworkGenericError):
-    """The requested network interface does not exist or is not of the driver's kind."""
-
+from networking import (CantRegisterInterfaceError, ConnectionTimeoutError,  # noqa: F401
+                        NetworkGenericError)  # re-exported for drivers
 
 class NetifInfo(NamedTuple):
     """A snapshot of an interface's IPv4 configuration (strings; ``""`` when unset).

@@ -311,7 +311,7 @@ def test_host_namespace_is_refused(monkeypatch, tmp_path):
     from driver import netif
     from kiln import netguard
     from networking import NetworkGenericError
-    monkeypatch.setattr(netguard, "KILN_IMAGE_MARKER", tmp_path / "board.toml")
+    monkeypatch.setattr(netguard, "KILN_IMAGE_MARKER", str(tmp_path / "board.toml"))
     monkeypatch.delenv(netguard.OVERRIDE_ENV, raising=False)
     with pytest.raises(NetworkGenericError, match="refusing to reconfigure 'eth0'"):
         netif.ensure_may_reconfigure("eth0")

@@ -12,19 +12,18 @@ Everywhere else — a developer's laptop, a CI machine — the answer is no.  "N
 is deliberately not enough: development containers and sandboxes often run the whole host network
 in a non-initial namespace (and hide ``/proc/1/ns/net`` from ``ip netns exec`` children), so that
 rule would let Kiln reconfigure a developer's real interfaces.
-"""
-from __future__ import annotations
 
+(Plain ``os.path``: this runs at board start-up, where every import costs boot time.)
+"""
 import os
-from pathlib import Path
 
 OVERRIDE_ENV = "KILN_ALLOW_HOST_NETWORK"
-KILN_IMAGE_MARKER = Path("/etc/kiln/board.toml")
-NAMED_NETNS_DIR = Path("/run/netns")
+KILN_IMAGE_MARKER = "/etc/kiln/board.toml"
+NAMED_NETNS_DIR = "/run/netns"
 KILN_NETNS_PREFIX = "kiln-"
 
 
-def _ns_id(path: str | Path) -> tuple[int, int] | None:
+def _ns_id(path):
     try:
         st = os.stat(path)
     except OSError:
@@ -32,7 +31,7 @@ def _ns_id(path: str | Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def kiln_netns_name() -> str | None:
+def kiln_netns_name():
     """The name of the ``kiln-*`` named namespace this process runs in, or None."""
     mine = _ns_id("/proc/self/ns/net")
     try:
@@ -40,20 +39,21 @@ def kiln_netns_name() -> str | None:
     except OSError:
         return None
     for name in names:
-        if name.startswith(KILN_NETNS_PREFIX) and _ns_id(NAMED_NETNS_DIR / name) == mine:
+        if (name.startswith(KILN_NETNS_PREFIX)
+                and _ns_id(os.path.join(NAMED_NETNS_DIR, name)) == mine):
             return name
     return None
 
 
-def shares_pid1_netns() -> bool:
+def shares_pid1_netns():
     """True if this process provably shares PID 1's network namespace (False if unreadable)."""
     mine = _ns_id("/proc/self/ns/net")
     return mine is not None and mine == _ns_id("/proc/1/ns/net")
 
 
-def reconfigure_refusal() -> str | None:
-    """Why interfaces must not be changed here, or None when it is allowed."""
-    if KILN_IMAGE_MARKER.is_file() or os.environ.get(OVERRIDE_ENV) == "1":
+def reconfigure_refusal():
+    """Why interfaces must not be changed here (str), or None when it is allowed."""
+    if os.path.isfile(KILN_IMAGE_MARKER) or os.environ.get(OVERRIDE_ENV) == "1":
         return None
     if kiln_netns_name() is not None and not shares_pid1_netns():
         return None

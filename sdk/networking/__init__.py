@@ -29,8 +29,12 @@ class ConnectionTimeoutError(ConnectionError, TimeoutError):
     """The link, the DHCP lease or the connection was not established within the timeout."""
 
 
-# After the exceptions: the driver layer and the socket face import them from here.
-from driver.netif import CantRegisterInterfaceError  # noqa: E402
+class CantRegisterInterfaceError(NetworkGenericError):
+    """The requested network interface does not exist or is not of the driver's kind."""
+
+
+# After the exceptions, which the socket face documents.  (The driver layer is imported only by
+# networking.eth / networking.wifi: apps that just use sockets do not pay for it at start-up.)
 from networking import socket  # noqa: E402
 
 __all__ = ["socket", "ConnectionError", "ConnectionTimeoutError", "TimeoutError", "ResolveError",

@@ -12,15 +12,16 @@
 
 Only the app's imports are redirected: the standard library (``http.client``, ``ssl``, ...) keeps
 CPython's real ``socket``, because it runs with the interpreter's normal builtins.
-"""
-from __future__ import annotations
 
+This module runs at every boot before the app's first line: it imports nothing beyond what the
+interpreter has already loaded (no pathlib, argparse or runpy), and the image's init calls
+``main()`` through ``python3 -c`` rather than ``-m``.
+"""
 import builtins
 import importlib
 import importlib.machinery
 import os
 import sys
-from pathlib import Path
 
 APIS = ("zerynth", "micropython", "cpython")
 # What ``import socket`` (and friends) means inside the app, per API.
@@ -31,7 +32,7 @@ MODULE_ALIASES = {
 }
 
 
-def app_builtins(api: str) -> dict:
+def app_builtins(api):
     """The ``__builtins__`` dict for app code under ``api`` (see the module docstring)."""
     if api not in APIS:
         raise ValueError(f"unknown app API {api!r}: choose one of {', '.join(APIS)}")
@@ -68,33 +69,66 @@ class _AppLoader(importlib.machinery.SourceFileLoader):
 class _AppFinder:
     """Meta-path finder giving modules that live in the app's directory the app's builtins."""
 
-    def __init__(self, app_dir: Path, app_names: dict):
-        self.app_dir = app_dir.resolve()
+    def __init__(self, app_dir, app_names):
+        self.app_dir = os.path.realpath(app_dir)
         self.app_names = app_names
 
     def find_spec(self, fullname, path=None, target=None):
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path or [str(self.app_dir)])
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path or [self.app_dir])
         if spec is None or not spec.origin or not spec.origin.endswith(".py"):
             return None
-        if not Path(spec.origin).resolve().is_relative_to(self.app_dir):
+        origin = os.path.realpath(spec.origin)
+        if os.path.commonpath([origin, self.app_dir]) != self.app_dir:
             return None
         spec.loader = _AppLoader(fullname, spec.origin, self.app_names)
         return spec
 
 
-def run(path: str | os.PathLike, api: str = "zerynth") -> None:
+def run(path, api="zerynth"):
     """Run the app at ``path`` as ``__main__`` under ``api``; its exceptions propagate."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"app {str(path)!r} does not exist")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"app {path!r} does not exist")
     names = app_builtins(api)
-    app_dir = path.resolve().parent
-    sys.path.insert(0, str(app_dir))
+    app_dir = os.path.dirname(os.path.realpath(path))
+    sys.path.insert(0, app_dir)
     if api != "cpython":
         sys.meta_path.insert(0, _AppFinder(app_dir, names))
-    code = compile(path.read_bytes(), str(path), "exec")
-    main = type(sys)("__main__")
-    main.__file__ = str(path)
-    main.__dict__["__builtins__"] = names
-    sys.modules["__main__"] = main
-    exec(code, main.__dict__)
+    with open(path, "rb") as f:
+        code = compile(f.read(), path, "exec")
+    main_module = type(sys)("__main__")
+    main_module.__file__ = path
+    main_module.__dict__["__builtins__"] = names
+    sys.modules["__main__"] = main_module
+    exec(code, main_module.__dict__)
+
+
+USAGE = f"usage: python3 -m kiln.app [--api {'|'.join(APIS)}] main.py"
+
+
+def _usage_error(message):
+    print(f"{USAGE}\nerror: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def main(argv=None):
+    """Command line: ``[--api API] main.py`` (``argv`` defaults to ``sys.argv[1:]``).
+
+    Exits with status 2 and a usage message for bad arguments, 1 (with a traceback) when the
+    app raises, 0 when it returns.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    api = "zerynth"
+    if args[:1] in (["-h"], ["--help"]):
+        print(USAGE + "\n\n" + __doc__)
+        sys.exit(0)
+    if args[:1] == ["--api"] and len(args) >= 2:
+        api, args = args[1], args[2:]
+    elif args[:1] and args[0].startswith("--api="):
+        api, args = args[0].split("=", 1)[1], args[1:]
+    if len(args) != 1 or args[0].startswith("-"):
+        _usage_error(f"expected one app path, got {args!r}")
+    if api not in APIS:
+        _usage_error(f"invalid choice: {api!r} (choose from {', '.join(APIS)})")
+    sys.argv = [args[0]]
+    run(args[0], api)

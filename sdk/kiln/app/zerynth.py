@@ -1,6 +1,4 @@
 """The globals Zerynth programs use without importing them."""
-from __future__ import annotations
-
 import time
 
 # Zerynth's time units for sleep(duration, time_unit=MILLIS).

@@ -1,0 +1,76 @@
+"""``kiln image``: build and inspect firmware images.
+
+    kiln image build --board B [--app main.py] [--out DIR] [--refresh] [--quiet]
+    kiln image info  --board B [--out DIR]
+    kiln image boards
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    """Add the ``image`` command and its subcommands to the ``kiln`` parser."""
+    image = subparsers.add_parser("image", help="build and inspect firmware images",
+                                  description=__doc__.splitlines()[0])
+    sub = image.add_subparsers(dest="image_command", metavar="SUBCOMMAND")
+    image.set_defaults(func=lambda args: image.print_help() or 2)
+
+    b = sub.add_parser("build", help="build a board's initramfs image (offline, from Debian .debs)")
+    b.add_argument("--board", required=True, help="board name (see `kiln image boards`)")
+    b.add_argument("--app", help="the app's main.py, run at boot (default: the demo app)")
+    b.add_argument("--out", "--out-dir", dest="out", help="output directory (default: out/<board>/)")
+    b.add_argument("--refresh", action="store_true",
+                   help="refresh the Debian package index even if it is recent")
+    b.add_argument("--if-changed", action="store_true",
+                   help="reuse the existing image when no input changed")
+    b.add_argument("--quiet", action="store_true", help="no progress lines")
+    b.set_defaults(func=_build)
+
+    i = sub.add_parser("info", help="show the last image built for a board")
+    i.add_argument("--board", required=True)
+    i.add_argument("--out", "--out-dir", dest="out", help="output directory (default: out/<board>/)")
+    i.set_defaults(func=_info)
+
+    n = sub.add_parser("boards", help="list the known boards")
+    n.set_defaults(func=_boards)
+
+
+def _build(args: argparse.Namespace) -> int:
+    import kiln.image as image
+    artifacts = None
+    if args.if_changed:
+        artifacts = image.cached(args.board, args.app, args.out)
+        changed = image.changed_inputs(args.board, args.app, args.out) if not artifacts else None
+        if changed and not args.quiet:
+            shown = ", ".join(c.split(":", 1)[-1] for c in changed[:5])
+            more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+            print(f"kiln: rebuilding, changed inputs: {shown}{more}", file=sys.stderr)
+    if artifacts is None:
+        artifacts = image.build(args.board, args.app, args.out, progress=not args.quiet,
+                                refresh_index=args.refresh)
+    print(artifacts.summary())
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from kiln import boards
+    from kiln.cli import KilnError
+    from kiln.image import builder
+    from kiln.image.artifacts import ImageArtifacts
+    board = boards.load(args.board)
+    out = builder.out_root() / board.name if not args.out else __import__("pathlib").Path(args.out)
+    record = out / "build.json"
+    if not record.is_file():
+        raise KilnError(f"no image built for {board.name} in {out}; run "
+                        f"`kiln image build --board {board.name}`")
+    print(ImageArtifacts.load(record).summary())
+    return 0
+
+
+def _boards(args: argparse.Namespace) -> int:
+    from kiln import boards
+    for name in boards.names():
+        print(f"{name:16} {boards.load(name).description}")
+    return 0

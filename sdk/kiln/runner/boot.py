@@ -1,0 +1,99 @@
+"""Booting one image in a running network lab and following it to the end.
+
+Used by ``kiln run`` and by the boot benchmark: it starts QEMU inside the lab namespace,
+follows the console (see :mod:`kiln.runner.console`) and makes sure QEMU is gone afterwards.
+"""
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from kiln.image.cmdline import NetConfig
+from kiln.runner import console, qemu
+from kiln.runner.netlab import NetLab
+
+POWEROFF_GRACE_S = 15.0  # after the exit line, how long the guest gets to power off
+
+
+@dataclass(frozen=True)
+class BootImage:
+    """The files QEMU boots and the kernel command line the image wants."""
+
+    kernel: Path
+    initrd: Path
+    cmdline: str
+
+    @classmethod
+    def from_artifacts(cls, artifacts, board) -> "BootImage":
+        """From ``kiln.image.build``'s result; the board's cmdline when it carries none."""
+        cmdline = getattr(artifacts, "cmdline", None) or board.cmdline
+        return cls(Path(artifacts.kernel), Path(artifacts.initrd), cmdline)
+
+
+def guest_cmdline(image: BootImage, lab: NetLab, static: bool, extra: str = "") -> str:
+    """The image's command line plus the guest network configuration for ``lab``.
+
+    ``static`` True gives the guest ``lab.addressing.static_guest``; False asks for DHCP.
+    ``extra`` (kernel arguments) is appended last.
+    """
+    if static:
+        net = NetConfig("static", lab.addressing.static_guest_interface, gateway=lab.host_address,
+                        dns=lab.host_address).arg()
+    else:
+        net = NetConfig("dhcp").arg()
+    return " ".join(part for part in (image.cmdline, net, extra) if part)
+
+
+def boot(board, image: BootImage, lab: NetLab, *, static: bool, timeout_s: float | None,
+         on_output: Callable[[bytes], None] | None = None,
+         on_line: Callable[[float, str], bool | None] | None = None,
+         on_spawn: Callable[[subprocess.Popen], None] | None = None,
+         extra_cmdline: str = "", clock: Callable[[], float] = time.monotonic,
+         ) -> tuple[console.ConsoleOutcome, float]:
+    """Boot ``image`` on ``board`` attached to ``lab``'s tap; follow the console to the end.
+
+    Blocks until the guest powers off, ``on_line`` returns True, or ``timeout_s`` seconds pass
+    (None: no limit);
+    QEMU is stopped in every case before returning.  ``on_spawn(proc)`` is called with QEMU's
+    ``Popen`` right after it starts (its pid is QEMU's).  Returns the console outcome and the
+    ``clock()`` time QEMU was started at (line times in the outcome use the same clock).
+    Raises ``FileNotFoundError`` if the kernel or initramfs is missing.
+    """
+    cmdline = guest_cmdline(image, lab, static, extra_cmdline)
+    argv = qemu.command(board, image.kernel, image.initrd, cmdline, lab.tap)
+    started = clock()
+    proc = lab.spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                     stderr=subprocess.STDOUT)
+    try:
+        if on_spawn:
+            on_spawn(proc)
+        outcome = console.follow(proc.stdout.fileno(), timeout_s, on_output, on_line, clock)
+        if outcome.app_status is not None and not outcome.eof:
+            # The app is done: give the guest time to power off, then keep what it printed.
+            tail = console.follow(proc.stdout.fileno(), POWEROFF_GRACE_S, on_output, None, clock)
+            outcome.lines += tail.lines
+            outcome.eof = tail.eof
+    finally:
+        _stop_qemu(proc)
+    return outcome, started
+
+
+def _stop_qemu(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def qemu_exit_hint(outcome: console.ConsoleOutcome) -> str:
+    """The last console lines, for error messages when the guest ended without a status."""
+    return "\n".join(line for _, line in outcome.lines[-15:])
+

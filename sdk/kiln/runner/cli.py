@@ -1,0 +1,125 @@
+"""``kiln run``: build if needed, boot a board under QEMU in an isolated network lab.
+
+The lab is a fresh network namespace holding a tap device, the host-side address and dnsmasq
+(DHCP and DNS); the guest's console is streamed to stdout, Kiln's own messages go to stderr.
+
+Exit status: the app's own status when the guest reports it; 124 when ``--timeout`` expires;
+1 when the guest stops without reporting one; 2 for user-facing errors (``KilnError``);
+130/143 on Ctrl-C/SIGTERM.  The lab is torn down in every case.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+TIMEOUT_STATUS = 124
+NO_STATUS = 1
+
+
+def register(subparsers) -> None:
+    """Add the ``run`` subcommand to the ``kiln`` parser's ``subparsers``."""
+    p = subparsers.add_parser(
+        "run", help="boot a board's image under QEMU on an isolated tap network",
+        description="Build the board's image if needed, then boot it under QEMU on a tap "
+                    "device in a fresh network namespace with dnsmasq serving DHCP and DNS; "
+                    "stream the console and exit with the app's status.",
+        epilog="Needs root. Host-side servers: `ip netns exec NAME COMMAND` (NAME is printed "
+               "at start; choose it with --netns).")
+    p.add_argument("--board", required=True, help="board name (a file in board_configs/)")
+    p.add_argument("--app", type=Path, help="Python file to run as the app (default: the image's)")
+    p.add_argument("--out-dir", type=Path, metavar="DIR",
+                   help="where the image is built and reused (default: out/<board>/)")
+    p.add_argument("--netns", metavar="NAME",
+                   help="name of the network namespace to create (default: unique kiln-XXXXXXXX)")
+    p.add_argument("--dns-record", metavar="HOST=IP", action="append", default=[],
+                   help="extra DNS answer served to the guest (repeatable)")
+    p.add_argument("--static", metavar="IP/PREFIX",
+                   help="give the guest this static address instead of DHCP; the lab's subnet "
+                        "becomes its network and the host side takes its first free address")
+    p.add_argument("--host-server", metavar="COMMAND", action="append", default=[],
+                   help="shell command started in the namespace before the guest boots "
+                        "(repeatable), e.g. 'python3 -m http.server 80'")
+    p.add_argument("--timeout", metavar="S", type=float, default=None,
+                   help="stop the guest after S seconds (default: run until it powers off)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out ``kiln run``; returns the process exit status (see module docstring)."""
+    # Imported here so that `kiln --help` stays cheap.
+    from kiln import boards
+    from kiln.cli import KilnError
+    from kiln.runner import boot, dnsmasq, netns, preflight, signals
+    from kiln.runner.addressing import LabAddressing
+    from kiln.runner.netlab import NetLab
+
+    if args.timeout is not None and args.timeout <= 0:
+        raise KilnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.app is not None and not args.app.is_file():
+        raise KilnError(f"--app {args.app}: no such file")
+    try:
+        addressing = LabAddressing.around_static(args.static) if args.static \
+            else LabAddressing.for_network()
+        records = [dnsmasq.parse_dns_record(r) for r in args.dns_record]
+        lab = NetLab(name=args.netns, addressing=addressing,
+                     dns_records=[(h, str(ip)) for h, ip in records])
+    except ValueError as exc:
+        raise KilnError(str(exc)) from None
+    if args.netns is not None and netns.exists(args.netns):  # fail before a long build
+        raise KilnError(f"network namespace {args.netns} already exists: choose another "
+                        f"--netns name or delete it with `ip netns del {args.netns}`")
+
+    board = boards.load(args.board)
+    preflight.check_run(board)
+    image = boot.BootImage.from_artifacts(_build(board, args.app, args.out_dir), board)
+
+    with signals.terminate_raises():
+        try:
+            lab.start()
+            _print_lab(lab, static=bool(args.static))
+            for command in args.host_server:  # their output goes to stderr, like ours
+                lab.spawn(["sh", "-c", command], stdin=subprocess.DEVNULL, stdout=sys.stderr)
+            outcome, _ = boot.boot(board, image, lab, static=bool(args.static),
+                                   timeout_s=args.timeout, on_output=_stream)
+        finally:
+            with signals.deferred():
+                lab.close()
+    if outcome.app_status is not None:
+        return outcome.app_status
+    if not outcome.eof:
+        print(f"kiln: timed out after {args.timeout:g} s; guest stopped", file=sys.stderr)
+        return TIMEOUT_STATUS
+    print("kiln: the guest stopped without reporting the app's exit status", file=sys.stderr)
+    return NO_STATUS
+
+
+def _build(board, app: Path | None, out_dir: Path | None):
+    """The board's image for ``app``: reused when its inputs are unchanged, else built."""
+    from kiln.cli import KilnError
+    try:
+        from kiln import image
+    except ModuleNotFoundError as exc:
+        raise KilnError(f"the image builder is not available ({exc})") from None
+    artifacts = image.cached(board, app=app, out_dir=out_dir)
+    if artifacts is None:
+        print(f"kiln: building the {board.name} image ...", file=sys.stderr, flush=True)
+        artifacts = image.build(board, app=app, out_dir=out_dir)
+    return artifacts
+
+
+def _print_lab(lab, static: bool) -> None:
+    guest = (f"static {lab.addressing.static_guest_interface}" if static
+             else f"DHCP from {lab.addressing.dhcp_first}-{lab.addressing.dhcp_last}")
+    records = ", ".join(f"{h}={ip}" for h, ip in sorted(lab.dns_records.items()))
+    print(f"kiln: network namespace {lab.name} (no route to any real network)\n"
+          f"kiln:   host side {lab.addressing.host_interface} on {lab.tap}; guest: {guest}\n"
+          f"kiln:   DNS answers: {records}\n"
+          f"kiln:   start a host-side server with: {lab.server_hint()}",
+          file=sys.stderr, flush=True)
+
+
+def _stream(chunk: bytes) -> None:
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()

@@ -1,0 +1,176 @@
+"""Pure building blocks of the image builder: cpio, ELF, pruning, import scan, recipe."""
+from __future__ import annotations
+
+import io
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiln.image import cpio, elf, pystdlib, recipe, rootfs
+
+
+def test_newc_round_trip_keeps_types_modes_and_devices(tmp_path):
+    root = tmp_path / "root"
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "tool").write_bytes(b"#!/bin/sh\necho hi\n")
+    (root / "bin" / "tool").chmod(0o755)
+    (root / "bin" / "alias").symlink_to("tool")
+    (root / "etc").mkdir()
+    (root / "etc" / "odd").write_bytes(b"x" * 5)  # not a multiple of 4: exercises padding
+    entries = cpio.tree_entries(root) + [cpio.char_device("dev/console", 5, 1)]
+    buf = io.BytesIO()
+    size = cpio.write_newc(entries, buf)
+    assert size == len(buf.getvalue()) and size % 4 == 0
+    back = {e.path: e for e in cpio.read_newc(buf.getvalue())}
+    assert list(back) == ["bin", "etc", "bin/alias", "bin/tool", "etc/odd", "dev/console"]
+    assert back["bin/tool"].data == b"#!/bin/sh\necho hi\n"
+    assert stat.S_IMODE(back["bin/tool"].mode) == 0o755
+    assert stat.S_ISLNK(back["bin/alias"].mode) and back["bin/alias"].data == b"tool"
+    assert stat.S_ISCHR(back["dev/console"].mode) and back["dev/console"].rdev == (5, 1)
+    assert back["etc/odd"].data == b"xxxxx"
+
+
+def test_newc_rejects_absolute_paths():
+    with pytest.raises(ValueError, match="must be relative"):
+        cpio.write_newc([cpio.Entry("/etc/passwd", stat.S_IFREG | 0o644, b"")], io.BytesIO())
+
+
+@pytest.mark.parametrize("method", ["gzip", "xz", "zstd"])
+def test_compression_round_trip(tmp_path, method):
+    raw = tmp_path / "a.cpio"
+    buf = io.BytesIO()
+    cpio.write_newc([cpio.Entry("hello", stat.S_IFREG | 0o644, b"kiln" * 1000)], buf)
+    raw.write_bytes(buf.getvalue())
+    out = tmp_path / f"a.{method}"
+    cpio.compress(raw, out, method)
+    assert out.stat().st_size < raw.stat().st_size
+    assert cpio.decompress(out) == raw.read_bytes()
+
+
+def test_unknown_compression_is_named(tmp_path):
+    with pytest.raises(cpio.PackError, match="unknown compression 'lz4'"):
+        cpio.compress(tmp_path / "x", tmp_path / "y", "lz4")
+
+
+def test_elf_reader_on_the_host_interpreter():
+    info = elf.read(Path(sys.executable).resolve())
+    assert info.machine == "x86_64" and info.bits == 64
+    assert any(n.startswith("libc.so") for n in info.needed)
+
+
+def test_elf_reader_rejects_non_elf(tmp_path):
+    path = tmp_path / "text"
+    path.write_text("hello")
+    assert not elf.is_elf(path)
+    with pytest.raises(elf.NotElfError):
+        elf.read(path)
+
+
+def test_prune_honours_keep_and_removes_trees(tmp_path):
+    for rel in ("usr/bin/python3.11", "usr/bin/pydoc", "usr/share/doc/a/copyright",
+                "etc/python3.11/sitecustomize.py", "lib/libc.so.6"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    removed = rootfs.prune(tmp_path, ("usr/bin/*", "usr/share/*", "etc/*"),
+                           keep=("usr/bin/python3.11",))
+    assert sorted(removed) == ["etc/python3.11", "usr/bin/pydoc", "usr/share/doc"]
+    assert (tmp_path / "usr/bin/python3.11").exists() and (tmp_path / "lib/libc.so.6").exists()
+
+
+def test_direct_imports_of_py_and_pyx(tmp_path):
+    py = tmp_path / "main.py"
+    py.write_text("import os, json as j\nfrom socket import socket\nfrom . import sibling\n"
+                  "def f():\n    import selectors\n")
+    pyx = tmp_path / "core.pyx"
+    pyx.write_text("from libc.stdint cimport uint8_t\ncimport cython\nimport errno\n"
+                   "from time import monotonic\n")
+    assert pystdlib.direct_imports([py, pyx]) == {"os", "json", "socket", "selectors",
+                                                  "errno", "time"}
+
+
+def test_import_scan_and_prune_on_a_fake_stdlib(tmp_path):
+    lib = tmp_path / "python3.11"
+    (lib / "pkg").mkdir(parents=True)
+    (lib / "lib-dynload").mkdir()
+    (lib / "a.py").write_text("import b\n")
+    (lib / "b.py").write_text("try:\n    import heavy\nexcept ImportError:\n    pass\n")
+    (lib / "heavy.py").write_text("x = 1\n")
+    (lib / "unused.py").write_text("")
+    (lib / "pkg" / "__init__.py").write_text("")
+    (lib / "pkg" / "sub.py").write_text("import _fast\n")
+    (lib / "pkg" / "other.py").write_text("")
+    (lib / "lib-dynload" / "_fast.cpython-311-aarch64-linux-gnu.so").write_bytes(b"\x7fELF")
+    (lib / "lib-dynload" / "_slow.cpython-311-aarch64-linux-gnu.so").write_bytes(b"\x7fELF")
+    (lib / "lazy.py").write_text("def f():\n    import unused\n")
+    found = pystdlib.needed_modules(lib, {"a", "pkg.sub", "lazy"}, scan_exclude=("heavy",),
+                                    ext_suffix=".cpython-311-aarch64-linux-gnu.so")
+    assert set(found) == {"a", "b", "pkg", "pkg.sub", "_fast", "lazy"}
+    pystdlib.prune_stdlib(lib, found, ".cpython-311-aarch64-linux-gnu.so")
+    left = sorted(p.relative_to(lib).as_posix() for p in lib.rglob("*") if p.is_file())
+    assert left == ["a.py", "b.py", "lazy.py",
+                    "lib-dynload/_fast.cpython-311-aarch64-linux-gnu.so",
+                    "pkg/__init__.py", "pkg/sub.py"]
+
+
+def test_import_time_imports_skip_functions_and_resolve_relative_names():
+    source = ("import os\nfrom . import sibling\nfrom .sub import thing\n"
+              "try:\n    import _accel\nexcept ImportError:\n    _accel = None\n"
+              "class C:\n    import json\n"
+              "def later():\n    import email\n")
+    assert pystdlib.import_time_imports(source, "pkg.mod", is_package=False) == {
+        "os", "pkg", "pkg.sibling", "pkg.sub", "pkg.sub.thing", "_accel", "json"}
+    assert "pkg.inner.x" in pystdlib.import_time_imports("from .inner import x", "pkg", True)
+
+
+def test_direct_import_overrides_scan_exclude(tmp_path):
+    lib = tmp_path / "python3.11"
+    lib.mkdir()
+    (lib / "heavy.py").write_text("")
+    found = pystdlib.needed_modules(lib, {"heavy"}, scan_exclude=("heavy",))
+    assert found["heavy"] == lib / "heavy.py"
+
+
+def test_shipped_recipe_is_valid():
+    r = recipe.load()
+    assert "python3.11-minimal" in r.packages and "busybox-static" in r.packages
+    assert r.demo_app.is_file()
+    assert {dest for _src, dest, _mode in r.templates} == {"init", "etc/udhcpc/default.script"}
+    assert r.suites[0] == r.release
+
+
+def test_recipe_errors_name_the_file(tmp_path):
+    (tmp_path / "recipe.toml").write_text("[apt]\nrelease = 'bookworm'\n")
+    with pytest.raises(recipe.RecipeError, match="missing key"):
+        recipe.load(tmp_path)
+
+
+def test_missing_host_tools_are_named_with_their_fix(monkeypatch, tmp_path):
+    from kiln import boards
+    from kiln.image import hostcheck
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed
+    board = boards.load("qemu-arm")
+    found = "\n".join(hostcheck.problems(board))
+    assert "arm-linux-gnueabihf-gcc not found: apt-get install gcc-arm-linux-gnueabihf " \
+           "libc6-dev-armhf-cross" in found
+    assert "qemu-arm-static not found" in found and "qemu-user-static" in found
+    assert "zstd not found: apt-get install zstd" in found
+    with pytest.raises(hostcheck.HostError, match="cannot build the image"):
+        hostcheck.require(board)
+
+
+def test_cli_reports_a_missing_app_without_traceback(tmp_path, capsys):
+    from kiln.cli import main
+    status = main(["image", "build", "--board", "qemu-aarch64", "--app",
+                   str(tmp_path / "nope.py"), "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("kiln: ") and "nope.py does not exist" in err
+
+
+def test_cli_reports_an_unknown_board(capsys):
+    from kiln.cli import main
+    assert main(["image", "info", "--board", "vax"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown board 'vax'; known boards:" in err and "qemu-aarch64" in err
