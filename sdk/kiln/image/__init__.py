@@ -60,7 +60,7 @@ def _check(board, app, out_dir):
     from kiln.image import builder, cache, recipe
     from kiln.image.apt import PrivateApt
     b = _board(board)
-    if app is not None and not Path(app).is_file():
+    if app is not None and not Path(app).exists():
         return None  # build() reports the missing app
     r = recipe.load()
     root = builder.out_root()

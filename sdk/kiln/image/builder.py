@@ -28,7 +28,28 @@ _SUFFIX = {"zstd": "zst", "xz": "xz", "gzip": "gz"}
 
 
 class AppNotFoundError(KilnError, FileNotFoundError):
-    """The ``--app`` file does not exist."""
+    """The ``--app`` file (or directory with a main.py) does not exist."""
+
+
+def app_files(app: Path | None, recipe: recipe_mod.Recipe) -> list[tuple[Path, str]]:
+    """(source, name under /app) of every file of the app.
+
+    ``app`` is a ``main.py``-style file (installed as ``/app/main.py``), a directory whose
+    ``*.py`` files are installed under their own names (it must hold ``main.py``; the others
+    are modules it imports, or alternative entry points chosen with ``kiln.app=NAME.py`` on the
+    kernel command line), or None for the demo app.
+    """
+    if app is None:
+        return [(recipe.demo_app, "main.py")]
+    if app.is_dir():
+        files = [(p, p.name) for p in sorted(app.glob("*.py"))]
+        if not any(name == "main.py" for _, name in files):
+            raise AppNotFoundError(f"app directory {app} has no main.py")
+        return files
+    if not app.is_file():
+        raise AppNotFoundError(f"app {app} does not exist: pass --app the path of the app's "
+                               f"main.py (or of a directory holding it)")
+    return [(app, "main.py")]
 
 
 def out_root() -> Path:
@@ -43,7 +64,8 @@ def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | None,
     files = [board.source, recipe.images_dir / "recipe.toml"]
     files += [recipe.images_dir / src for src, _dest, _mode in recipe.templates]
     files += crossbuild.source_files(REPO)
-    texts = {"kiln-version": __version__, "app": (app or recipe.demo_app).read_text()}
+    texts = {"kiln-version": __version__,
+             "app": "".join(f"== {name}\n{src.read_text()}" for src, name in app_files(app, recipe))}
     return cache.manifest(files, texts, stats=apt.index_files())
 
 
@@ -92,9 +114,7 @@ def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progre
     out_dir = Path(out_dir).resolve() if out_dir else root_out / board.name
     hostcheck.require_writable(out_dir)
     app = Path(app).resolve() if app else None
-    if app is not None and not app.is_file():
-        raise AppNotFoundError(f"app {app} does not exist: pass --app the path of the app's "
-                               f"main.py")
+    app_files(app, recipe)          # fails early, naming the problem
     arch, triplet = board.debian_arch, board.triplet
     apt = PrivateApt(root_out / "apt" / arch, arch, recipe, root_out / "cache" / "debs" / arch)
     work = out_dir / "work"
@@ -145,7 +165,7 @@ def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progre
         progress.note(f"{len(extensions)} extension modules")
 
     with progress.step("pruning"):
-        app_src = app or recipe.demo_app
+        app_src = app_files(app, recipe)
         _prune(root, stdlib, site, recipe, app_src, triplet, progress)
 
     with progress.step("installing init, app and board files"):
@@ -228,7 +248,7 @@ def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, work: Path, sysco
     return kiln_cache / "lib"
 
 
-def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, app_src: Path,
+def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, app_src: list[tuple[Path, str]],
            triplet: str, progress: Progress) -> None:
     """Apply the recipe's prune globs, keep only the stdlib the app and Kiln need, and drop
     shared libraries nothing uses."""
@@ -237,7 +257,7 @@ def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, app_
         if link.is_symlink() and os.readlink(link).startswith("/"):
             link.unlink()  # e.g. sitecustomize.py -> /etc/python3.11/... (pruned)
     pyx = [f for f in crossbuild.source_files(REPO) if f.suffix == ".pyx"]
-    scan_files = [app_src] + sorted(site.rglob("*.py")) + pyx
+    scan_files = [src for src, _ in app_src] + sorted(site.rglob("*.py")) + pyx
     own = {p.name for p in site.iterdir()}
     roots = {m for m in pystdlib.direct_imports(scan_files) if m.split(".")[0] not in own}
     roots |= set(recipe.python_keep)
@@ -249,11 +269,12 @@ def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, app_
     progress.note(f"removed {len(libs_removed)} unused shared libraries")
 
 
-def _check_imports(root: Path, site: Path, app_src: Path, board: Board, triplet: str, py: str,
+def _check_imports(root: Path, site: Path, app_src: list[tuple[Path, str]], board: Board,
+                   triplet: str, py: str,
                    progress: Progress) -> None:
     """Import every Kiln module (error) and the app's imports (warning) in the image."""
     kiln_modules = bytecompile.module_names(site)
-    app_imports = sorted(pystdlib.direct_imports([app_src]))
+    app_imports = sorted(pystdlib.direct_imports([src for src, _ in app_src]))
     failures = bytecompile.import_check(root, kiln_modules + app_imports, board.qemu_user,
                                         triplet, py)
     kiln_failures = {m: e for m, e in failures.items() if m in kiln_modules}
@@ -268,7 +289,7 @@ def _check_imports(root: Path, site: Path, app_src: Path, board: Board, triplet:
     progress.note(f"{len(kiln_modules)} Kiln modules import cleanly")
 
 
-def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe, app_src: Path,
+def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe, app_src: list[tuple[Path, str]],
                    module_lines: list[str], abi: str, py: str) -> None:
     """Templates (init, udhcpc script), the app, /etc/kiln facts, minimal /etc, the python3
     link and busybox's applet links (listed by running the image's busybox under qemu-user)."""
@@ -278,7 +299,8 @@ def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe, app_src:
         shutil.copy(recipe.images_dir / src, target)
         target.chmod(mode)
     (root / "app").mkdir(exist_ok=True)
-    shutil.copy(app_src, root / "app" / "main.py")
+    for src, name in app_src:
+        shutil.copy(src, root / "app" / name)
     etc = root / "etc"
     (etc / "kiln").mkdir(parents=True, exist_ok=True)
     (etc / "kiln" / "board.toml").write_text(board.toml_text())

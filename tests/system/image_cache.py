@@ -1,0 +1,42 @@
+"""Test images shared between test sessions without one session pulling files from under another.
+
+Developers run the system tests concurrently on one machine; a session that finds the image
+stale rebuilds it in place.  :func:`session_image` therefore builds (or reuses) the image under
+an exclusive lock and boots a private copy of its kernel and initramfs.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+from kiln.runner.boot import BootImage
+
+
+@contextlib.contextmanager
+def locked(out_dir: Path) -> Iterator[None]:
+    """Hold the exclusive lock of image directory ``out_dir`` (blocks until it is free).
+
+    Also for tests running ``kiln run --out-dir out_dir``, which may rebuild the image.
+    """
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def session_image(board, app: Path, out_dir: Path, copy_dir: Path) -> BootImage:
+    """``board``'s image with ``app``, built or reused in ``out_dir``, copied to ``copy_dir``.
+
+    Blocks while another process holds the lock (its build finishes first).  Raises what
+    ``kiln.image.ensure`` raises when the build fails.
+    """
+    from kiln import image as image_builder
+    with locked(out_dir):
+        artifacts = image_builder.ensure(board, app=app, out_dir=out_dir, progress=True)
+        copy_dir.mkdir(parents=True, exist_ok=True)
+        kernel = Path(shutil.copy2(artifacts.kernel, copy_dir / Path(artifacts.kernel).name))
+        initrd = Path(shutil.copy2(artifacts.initrd, copy_dir / Path(artifacts.initrd).name))
+    return BootImage(kernel, initrd, artifacts.cmdline or board.cmdline)

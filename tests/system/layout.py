@@ -1,0 +1,15 @@
+"""Where the system tests find their guest apps and keep their images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+APPS = HERE / "apps"
+
+
+def image_dir(board) -> Path:
+    """Where the system tests build and reuse ``board``'s image: not ``out/<board>``, which
+    ``kiln run`` and ``kiln image build`` use by default, so a developer's own builds and the
+    tests never overwrite each other."""
+    return REPO / "out" / "system-tests" / board.name

@@ -1,0 +1,272 @@
+"""The pieces of ``kiln run`` without QEMU: addressing, dnsmasq, network lab, console,
+QEMU command line, preflight, argument errors.  The network-lab tests need root."""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from kiln import boards
+from kiln.runner import console, dnsmasq, netns, preflight, qemu
+from kiln.runner.addressing import LabAddressing
+from kiln.runner.netlab import NetLab, NetLabError
+
+BOARDS = ["qemu-aarch64", "qemu-arm"]
+
+
+# -- addressing ------------------------------------------------------------------------------
+
+def test_default_addressing_puts_host_first_and_pool_after_static_guest():
+    a = LabAddressing.for_network("10.77.0.0/24")
+    assert (str(a.host), str(a.static_guest)) == ("10.77.0.1", "10.77.0.2")
+    assert (str(a.dhcp_first), str(a.dhcp_last)) == ("10.77.0.3", "10.77.0.66")
+    assert str(a.host_interface) == "10.77.0.1/24"
+
+
+def test_addressing_around_static_guest_avoids_its_address():
+    a = LabAddressing.around_static("192.168.50.1/24")
+    assert str(a.static_guest) == "192.168.50.1" and str(a.host) == "192.168.50.2"
+    assert a.static_guest not in (a.dhcp_first, a.dhcp_last)
+    assert str(LabAddressing.around_static("172.16.3.9/16").host) == "172.16.0.1"
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("10.0.0.5", "needs a prefix length"),
+    ("10.0.0.5/31", "too small"),
+    ("10.0.0.0/24", "network or broadcast"),
+    ("fe80::1/64", "not IPv4"),
+    ("banana/24", "invalid static address"),
+])
+def test_addressing_rejects_bad_static_addresses(bad, words):
+    with pytest.raises(ValueError, match=words):
+        LabAddressing.around_static(bad)
+
+
+# -- dnsmasq ---------------------------------------------------------------------------------
+
+def test_dns_record_parsing():
+    assert dnsmasq.parse_dns_record("now.zerynth.com=10.77.0.1") == \
+        ("now.zerynth.com", ipaddress.IPv4Address("10.77.0.1"))
+    for bad, words in [("now.zerynth.com", "HOST=IP"), ("bad host=1.2.3.4", "not a valid DNS"),
+                       ("x.com=1.2.3", "not an IPv4")]:
+        with pytest.raises(ValueError, match=words):
+            dnsmasq.parse_dns_record(bad)
+
+
+def test_lease_file_parsing(tmp_path):
+    path = tmp_path / "leases"
+    path.write_text("1795243829 52:54:00:12:34:56 10.77.0.18 kiln-qemu 01:52:54:00:12:34:56\n"
+                    "1795243830 52:54:00:AA:BB:CC 10.77.0.19 * *\n")
+    leases = dnsmasq.read_leases(path)
+    assert [(l.mac, str(l.ip), l.hostname) for l in leases] == [
+        ("52:54:00:12:34:56", "10.77.0.18", "kiln-qemu"), ("52:54:00:aa:bb:cc", "10.77.0.19", None)]
+    assert dnsmasq.read_leases(tmp_path / "missing") == []
+
+
+# -- network lab -----------------------------------------------------------------------------
+
+def _dns_query(lab: NetLab, name: str) -> tuple[int, list[str]]:
+    """Ask the lab's dnsmasq for ``name`` (A record); returns (rcode, addresses)."""
+    qid = os.getpid() & 0xFFFF
+    question = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    packet = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + question + struct.pack("!HH", 1, 1)
+    with lab.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(packet, (str(lab.host_address), 53))
+        reply = s.recv(512)
+    rid, flags, _, ancount = struct.unpack("!HHHH", reply[:8])
+    assert rid == qid
+    offset = 12 + len(question) + 4
+    addresses = []
+    for _ in range(ancount):
+        offset += 2  # compressed name pointer
+        rtype, _, _, rdlen = struct.unpack("!HHIH", reply[offset:offset + 10])
+        offset += 10
+        if rtype == 1:
+            addresses.append(str(ipaddress.IPv4Address(reply[offset:offset + rdlen])))
+        offset += rdlen
+    return flags & 0xF, addresses
+
+
+def test_netlab_serves_dns_records_added_before_and_during_the_run():
+    with NetLab(dns_records=[("now.zerynth.com", "10.77.0.1")]) as lab:
+        assert _dns_query(lab, "now.zerynth.com") == (0, ["10.77.0.1"])
+        assert _dns_query(lab, "kiln-host") == (0, [str(lab.host_address)])
+        lab.add_dns_record("late.example", "10.77.0.42")
+        deadline = time.monotonic() + 5
+        while _dns_query(lab, "late.example")[1] != ["10.77.0.42"]:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the hosts file"
+            time.sleep(0.1)
+    assert not netns.exists(lab.name)
+
+
+def test_netlab_close_kills_spawned_and_hand_started_processes():
+    lab = NetLab().start()
+    try:
+        spawned = lab.spawn(["sleep", "600"])
+        by_hand = subprocess.Popen(["ip", "netns", "exec", lab.name, "sleep", "600"])
+        workdir = lab.workdir
+        time.sleep(0.2)
+    finally:
+        lab.close()
+    assert spawned.poll() is not None
+    assert by_hand.wait(timeout=5) is not None
+    assert not netns.exists(lab.name) and not workdir.exists()
+    lab.close()  # idempotent
+
+
+def test_netlab_refuses_an_existing_namespace_and_bad_names():
+    with NetLab() as lab:
+        with pytest.raises(NetLabError, match=f"ip netns del {lab.name}"):
+            NetLab(name=lab.name).start()
+        assert netns.exists(lab.name)  # the failed second lab did not delete the first
+    with pytest.raises(ValueError, match="invalid network namespace name"):
+        NetLab(name="../etc")
+
+
+def test_netlab_link_can_be_pulled():
+    with NetLab() as lab:
+        lab.set_link(False)
+        assert "state DOWN" in lab.run(["ip", "link", "show", lab.tap]).stdout
+        lab.set_link(True)
+        assert ",UP" in lab.run(["ip", "link", "show", lab.tap]).stdout
+
+
+def test_netlab_without_dhcp_runs_no_dnsmasq():
+    with NetLab(dhcp=False) as lab:
+        pids = subprocess.run(["ip", "netns", "pids", lab.name], capture_output=True,
+                              text=True).stdout.split()
+        assert pids == [] and lab.leases() == [] and lab.dnsmasq_log() == ""
+
+
+# -- console ---------------------------------------------------------------------------------
+
+def _feed(chunks: list[tuple[float, bytes]], close: bool = True) -> int:
+    r, w = os.pipe()
+
+    def writer():
+        for delay, data in chunks:
+            time.sleep(delay)
+            os.write(w, data)
+        if close:
+            os.close(w)
+
+    threading.Thread(target=writer, daemon=True).start()
+    return r
+
+
+def test_console_follow_reads_lines_status_and_eof():
+    fd = _feed([(0, b"KILN: app start\r\nhel"), (0.05, b"lo\nKILN: app exited with status 3\n"),
+                (0, b"tail")])
+    seen = []
+    out = console.follow(fd, 5, on_output=seen.append)
+    os.close(fd)
+    assert out.eof and out.app_status == 3
+    assert [line for _, line in out.lines] == ["KILN: app start", "hello",
+                                               "KILN: app exited with status 3", "tail"]
+    assert b"".join(seen).endswith(b"tail")
+
+
+def test_console_follow_times_out_and_stops_on_request():
+    fd = _feed([(0, b"one\n")], close=False)
+    start = time.monotonic()
+    out = console.follow(fd, 0.3)
+    assert not out.eof and out.app_status is None and 0.3 <= time.monotonic() - start < 2
+    fd2 = _feed([(0, b"a\nb\nc\n")])
+    out2 = console.follow(fd2, 5, on_line=lambda t, line: line == "b")
+    assert [line for _, line in out2.lines] == ["a", "b"]
+    os.close(fd)
+    os.close(fd2)
+    with pytest.raises(ValueError):
+        console.follow(0, -1)
+
+
+# -- QEMU command line -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_qemu_command_comes_from_board_data(name, tmp_path):
+    board = boards.load(name)
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd"
+    kernel.write_bytes(b"k")
+    initrd.write_bytes(b"i")
+    argv = qemu.command(board, kernel, initrd, "console=ttyAMA0 kiln.net=dhcp", "kiln0")
+    assert argv[0] == board.qemu.binary
+    assert argv[argv.index("-M") + 1] == board.qemu.machine
+    assert argv[argv.index("-cpu") + 1] == board.qemu.cpu
+    assert argv[argv.index("-m") + 1] == str(board.qemu.memory_mb)
+    assert f"tap,id={qemu.NETDEV_ID},ifname=kiln0,script=no,downscript=no" in argv
+    assert argv[argv.index("-append") + 1] == "console=ttyAMA0 kiln.net=dhcp"
+    joined = " ".join(argv)
+    assert " ".join(board.qemu.nic(qemu.NETDEV_ID)) in joined
+
+    other = dataclasses.replace(board, qemu=dataclasses.replace(board.qemu, binary="qemu-x",
+                                                                cpu="cortex-a7"))
+    argv2 = qemu.command(other, kernel, initrd, "x", "kiln0")
+    assert argv2[0] == "qemu-x" and argv2[argv2.index("-cpu") + 1] == "cortex-a7"
+    with pytest.raises(FileNotFoundError, match="initramfs"):
+        qemu.command(board, kernel, tmp_path / "none", "x", "kiln0")
+
+
+# -- preflight -------------------------------------------------------------------------------
+
+def test_preflight_messages_name_the_fix(tmp_path):
+    assert "sudo" in preflight.root_problem(euid=1000)
+    assert preflight.root_problem(euid=0) is None
+    assert "modprobe tun" in preflight.tun_problem(tmp_path / "tun")
+    (tmp_path / "file").write_text("")
+    assert "not a character device" in preflight.tun_problem(tmp_path / "file")
+    assert preflight.program_problem("kiln-no-such-program", "kiln-pkg") == \
+        "kiln-no-such-program not found: install it with `apt-get install kiln-pkg`"
+    assert "CONFIG_NET_NS" in preflight.netns_problem(tmp_path / "net")
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_preflight_names_the_qemu_package_of_the_board(name, monkeypatch):
+    board = boards.load(name)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    problems = preflight.problems_for_run(board)
+    assert f"{board.qemu.binary} not found: install it with `apt-get install " \
+           f"{board.qemu.package}`" in problems
+    assert "dnsmasq not found: install it with `apt-get install dnsmasq-base`" in problems
+
+
+# -- kiln run argument errors ----------------------------------------------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (["--dns-record", "now.zerynth.com"], "must look like HOST=IP"),
+    (["--static", "10.1.2.3"], "needs a prefix length"),
+    (["--netns", "a/b"], "invalid network namespace name"),
+    (["--timeout", "0"], "--timeout must be a positive"),
+    (["--app", "/nonexistent/main.py"], "no such file"),
+])
+def test_kiln_run_rejects_bad_arguments_before_doing_anything(args, words):
+    before = set(netns.list_names())
+    result = subprocess.run([sys.executable, "-m", "kiln", "run", "--board", "qemu-aarch64", *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert words in result.stderr and result.stderr.startswith("kiln: ")
+    assert set(netns.list_names()) == before
+
+
+def test_kiln_run_unknown_board_lists_known_boards():
+    result = subprocess.run([sys.executable, "-m", "kiln", "run", "--board", "nope"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "qemu-aarch64" in result.stderr
+
+
+def test_netns_socket_lives_in_the_namespace():
+    with NetLab() as lab:
+        with lab.socket() as s:
+            s.bind((str(lab.host_address), 0))  # only exists inside the lab
+        with socket.socket() as s, pytest.raises(OSError):
+            s.bind((str(lab.host_address), 0))
+
+
