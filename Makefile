@@ -14,6 +14,7 @@ test:
 
 bench: deps
 	.venv/bin/python bench/socket_bench.py
+	.venv/bin/python bench/boot_bench.py
 
 clean:
 	rm -rf build out .stamps sdk/*.egg-info

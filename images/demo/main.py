@@ -6,13 +6,6 @@ Output goes to the serial console; the init prints "KILN: app exited with status
 """
 import sys
 
-try:
-    from networking import socket
-    API = "networking.socket (Kiln)"
-except ImportError as exc:  # Kiln's core missing from the image: still show the network
-    import socket
-    API = f"stdlib socket (networking unavailable: {exc})"
-
 PORT = 8266
 
 
@@ -35,13 +28,20 @@ def board_name():
 
 
 def main():
-    net = read_env("/run/kiln/net.env")
+    # First line before any import: the console shows the app is alive as early as possible.
     print(f"kiln-demo: board {board_name()} on {sys.platform} "
           f"(Python {sys.version.split()[0]})")
+    try:
+        from networking import socket
+        api = "networking.socket (Kiln)"
+    except ImportError as exc:  # Kiln's core missing from the image: still show the network
+        import socket
+        api = f"stdlib socket (networking unavailable: {exc})"
+    net = read_env("/run/kiln/net.env")
     print(f"kiln-demo: network mode={net.get('mode', 'unknown')} "
           f"address={net.get('address') or 'none'} gateway={net.get('gateway') or 'none'} "
           f"dns={net.get('dns') or 'none'}")
-    print(f"kiln-demo: socket API {API}")
+    print(f"kiln-demo: socket API {api}")
     host = (net.get("address") or "127.0.0.1/8").split("/")[0]
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("0.0.0.0", PORT))

@@ -63,10 +63,18 @@ def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | None,
     the app (by content, so the same app anywhere reuses the image) and the package index."""
     files = [board.source, recipe.images_dir / "recipe.toml"]
     files += [recipe.images_dir / src for src, _dest, _mode in recipe.templates]
-    files += crossbuild.source_files(REPO)
+    files += image_sources(recipe)
     texts = {"kiln-version": __version__,
              "app": "".join(f"== {name}\n{src.read_text()}" for src, name in app_files(app, recipe))}
     return cache.manifest(files, texts, stats=apt.index_files())
+
+
+def image_sources(recipe: recipe_mod.Recipe) -> list[Path]:
+    """The repo files that end up in an image: Kiln's sources minus the host-only packages the
+    recipe leaves out (``sdk_exclude``: the image builder and the runner)."""
+    excluded_dirs = [REPO / "sdk" / Path(*name.split(".")) for name in recipe.sdk_exclude]
+    return [f for f in crossbuild.source_files(REPO)
+            if not any(d in f.parents for d in excluded_dirs)]
 
 
 def input_key(board: Board, recipe: recipe_mod.Recipe, app: Path | None, apt: PrivateApt) -> str:
@@ -227,10 +235,7 @@ def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, work: Path, sysco
     """Kiln cross-built for ``board`` (staged site-packages), reused from
     ``out/cache/kiln/<arch>/`` while its sources and the toolchain inputs are unchanged."""
     arch = board.debian_arch
-    excluded_dirs = [REPO / "sdk" / Path(*name.split(".")) for name in recipe.sdk_exclude]
-    kiln_sources = [f for f in crossbuild.source_files(REPO)
-                    if not any(d in f.parents for d in excluded_dirs)]
-    kiln_key = cache.fingerprint(kiln_sources, texts=[
+    kiln_key = cache.fingerprint(image_sources(recipe), texts=[
         board.cross_cc, board.python_host_platform, pydev_deb.name, board.triplet,
         repr(recipe.sdk_exclude)])
     kiln_cache = root_out / "cache" / "kiln" / arch / kiln_key[:16]
