@@ -238,6 +238,13 @@ def test_preflight_names_the_qemu_package_of_the_board(name, monkeypatch):
     assert "dnsmasq not found: install it with `apt-get install dnsmasq-base`" in problems
 
 
+@pytest.mark.parametrize("name", ["rpi3b", "rpi4b", "rpi-zero2w"])
+def test_kiln_run_refuses_hardware_only_boards_by_name(name):
+    problems = preflight.problems_for_run(boards.load(name))
+    assert problems == [f"board {name} runs on hardware only (its board file has no [qemu] "
+                        f"table): kiln run boots QEMU boards (qemu-aarch64, qemu-arm)"]
+
+
 # -- kiln run argument errors ----------------------------------------------------------------
 
 @pytest.mark.parametrize("args, words", [

@@ -41,6 +41,11 @@ def register(subparsers) -> None:
     p.add_argument("--host-server", metavar="COMMAND", action="append", default=[],
                    help="shell command started in the namespace before the guest boots "
                         "(repeatable), e.g. 'python3 -m http.server 80'")
+    p.add_argument("--api", choices=("zerynth", "micropython", "cpython"), default="zerynth",
+                   help="what the app's globals and 'import socket' follow (default: zerynth)")
+    p.add_argument("--app-owns-network", action="store_true",
+                   help="boot with eth0 unconfigured (kiln.net=none): the app brings it up "
+                        "itself with eth.configure()/eth.start(), as Zerynth programs do")
     p.add_argument("--timeout", metavar="S", type=float, default=None,
                    help="stop the guest after S seconds (default: run until it powers off)")
     p.set_defaults(func=run)
@@ -81,8 +86,10 @@ def run(args: argparse.Namespace) -> int:
             _print_lab(lab, static=bool(args.static))
             for command in args.host_server:  # their output goes to stderr, like ours
                 lab.spawn(["sh", "-c", command], stdin=subprocess.DEVNULL, stdout=sys.stderr)
+            extra = f"kiln.api={args.api}" + (" kiln.net=none" if args.app_owns_network else "")
             outcome, _ = boot.boot(board, image, lab, static=bool(args.static),
-                                   timeout_s=args.timeout, on_output=_stream)
+                                   timeout_s=args.timeout, on_output=_stream,
+                                   extra_cmdline=extra)
         finally:
             with signals.deferred():
                 lab.close()

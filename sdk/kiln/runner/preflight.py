@@ -69,10 +69,18 @@ def netns_problem(proc_ns: Path = Path("/proc/self/ns/net")) -> str | None:
 
 def problems_for_run(board) -> list[str]:
     """Every reason ``kiln run --board <board>`` cannot work on this host (empty when fine)."""
+    if board.qemu is None:
+        return [f"board {board.name} runs on hardware only (its board file has no [qemu] "
+                f"table): kiln run boots QEMU boards ({', '.join(_qemu_boards())})"]
     checks = [root_problem(), netns_problem(), tun_problem(),
               program_problem(board.qemu.binary, board.qemu.package)]
     checks += [program_problem(prog, pkg) for prog, pkg in LAB_PROGRAMS.items()]
     return [message for message in checks if message]
+
+
+def _qemu_boards() -> list[str]:
+    from kiln import boards
+    return [name for name in boards.names() if boards.load(name).qemu is not None]
 
 
 def check_run(board) -> None:
