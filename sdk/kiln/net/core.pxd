@@ -1,5 +1,9 @@
 from libc.stdint cimport int64_t
 
+# A syscall as an operation for SocketCore._call: fd + a pointer to its arguments, run without
+# the GIL, returning the syscall's result.
+ctypedef Py_ssize_t (*sock_op)(int fd, void *args) noexcept nogil
+
 
 cdef class SocketCore:
     cdef int fd
@@ -25,6 +29,8 @@ cdef class SocketCore:
     # I/O primitives.  Return >= 0 on success; -1 when a syscall failed (errno in ``self.err``,
     # no exception set: the Python-visible method raises it with ``raise_errno``); -2 with a
     # Python exception set (timeout, exception from a signal handler, bad argument).
+    cdef Py_ssize_t _call(self, sock_op op, void *args, short events, int flags,
+                          int64_t deadline, bint release_gil) except -2
     cdef Py_ssize_t _recv_raw(self, char *buf, Py_ssize_t n, int flags,
                               int64_t deadline) except -2
     cdef Py_ssize_t _recv_fill(self, char *buf, Py_ssize_t n, int flags, bint fill) except -2

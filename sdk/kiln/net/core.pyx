@@ -34,6 +34,46 @@ cdef enum:
     NOGIL_SEND = 65536
 
 
+# ---- the syscalls, as operations for SocketCore._call ---------------------------------------
+# Each takes the fd and a pointer to its arguments, returns the syscall's result (-1 + errno on
+# failure), and runs without the GIL.
+
+cdef struct IoArgs:
+    char *buf
+    size_t n
+    int flags
+    sockaddr *addr          # recvfrom/accept: filled in; sendto: the destination
+    socklen_t addrlen
+
+
+cdef Py_ssize_t _op_recv(int fd, void *args) noexcept nogil:
+    cdef IoArgs *a = <IoArgs*>args
+    return recv(fd, a.buf, a.n, a.flags)
+
+
+cdef Py_ssize_t _op_recvfrom(int fd, void *args) noexcept nogil:
+    cdef IoArgs *a = <IoArgs*>args
+    a.addrlen = sizeof(sockaddr_storage)
+    a.addr.sa_family = AF_UNSPEC
+    return recvfrom(fd, a.buf, a.n, a.flags, a.addr, &a.addrlen)
+
+
+cdef Py_ssize_t _op_send(int fd, void *args) noexcept nogil:
+    cdef IoArgs *a = <IoArgs*>args
+    return send(fd, a.buf, a.n, a.flags | MSG_NOSIGNAL)
+
+
+cdef Py_ssize_t _op_sendto(int fd, void *args) noexcept nogil:
+    cdef IoArgs *a = <IoArgs*>args
+    return sendto(fd, a.buf, a.n, a.flags | MSG_NOSIGNAL, a.addr, a.addrlen)
+
+
+cdef Py_ssize_t _op_accept(int fd, void *args) noexcept nogil:
+    cdef IoArgs *a = <IoArgs*>args
+    a.addrlen = sizeof(sockaddr_storage)
+    return accept4(fd, a.addr, &a.addrlen, SOCK_CLOEXEC)
+
+
 cdef inline int _fill_view(object data, Py_buffer *view) except -1:
     """Get a read-only view of ``data``: any C-contiguous buffer, or a str (as UTF-8)."""
     cdef const char *utf8
@@ -189,10 +229,16 @@ cdef class SocketCore:
 
     # ---- receiving -----------------------------------------------------------------------
 
-    cdef Py_ssize_t _recv_raw(self, char *buf, Py_ssize_t n, int flags,
-                              int64_t deadline) except -2:
-        """One recv(2): >0 bytes, 0 at EOF, -1 on failure (``self.err``; EAGAIN only when the
-        socket is non-blocking or MSG_DONTWAIT was given)."""
+    cdef Py_ssize_t _call(self, sock_op op, void *args, short events, int flags,
+                          int64_t deadline, bint release_gil) except -2:
+        """Run ``op`` on the fd until it succeeds, per the socket's mode (CPython's sock_call).
+
+        Returns the syscall's result (>= 0), or -1 with the errno in ``self.err`` (EAGAIN only
+        for a non-blocking socket or MSG_DONTWAIT).  EINTR runs the Python signal handlers and
+        retries (PEP 475; a handler's exception propagates, -2); on a timeout socket EAGAIN waits
+        for ``events`` until ``deadline`` (TimeoutError, -2).  ``release_gil`` drops the GIL
+        around the syscall (always when the fd is blocking).
+        """
         cdef ssize_t r
         cdef int err
         cdef int fd = self.fd
@@ -200,23 +246,30 @@ cdef class SocketCore:
             if fd < 0:
                 self.err = EBADF
                 return -1
-            if self.timeout_ns < 0:
+            if release_gil or self.timeout_ns < 0:
                 with nogil:
-                    r = recv(fd, buf, n, flags)
+                    r = op(fd, args)
                     err = errno
             else:
-                r = recv(fd, buf, n, flags)
+                r = op(fd, args)
                 err = errno
             if r >= 0:
                 return r
             if err == EINTR:
                 PyErr_CheckSignals()  # runs handlers; raises what they raise
             elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
-                wait_ready(fd, POLLIN, deadline)
+                wait_ready(fd, events, deadline)
             else:
                 self.err = err
                 return -1
             fd = self.fd     # a signal handler may have closed the socket
+
+    cdef Py_ssize_t _recv_raw(self, char *buf, Py_ssize_t n, int flags,
+                              int64_t deadline) except -2:
+        """One recv(2) through :meth:`_call`: >0 bytes, 0 at EOF, -1 on failure."""
+        cdef IoArgs args
+        args.buf, args.n, args.flags = buf, n, flags
+        return self._call(_op_recv, &args, POLLIN, flags, deadline, False)
 
     cdef Py_ssize_t _recv_fill(self, char *buf, Py_ssize_t n, int flags, bint fill) except -2:
         """Receive into ``buf``: one recv, or (``fill``, stream sockets) until ``n`` bytes or EOF.
@@ -327,10 +380,8 @@ cdef class SocketCore:
         cdef char *buf = small
         cdef object result = None
         cdef sockaddr_storage ss
-        cdef socklen_t sslen
+        cdef IoArgs args
         cdef ssize_t r
-        cdef int err, fd
-        cdef int64_t deadline
         if n < 0:
             raise ValueError(f"bufsize must be >= 0, got {n}")
         if self.pending is not None and self.sock_type == SOCK_STREAM:
@@ -339,37 +390,18 @@ cdef class SocketCore:
         if n > STACK_RECV:
             result = PyByteArray_FromStringAndSize(NULL, n)
             buf = PyByteArray_AS_STRING(result)
-        deadline = self._deadline()
-        while True:
-            fd = self.fd
-            if fd < 0:
-                self.err = EBADF
-                return None
-            sslen = sizeof(ss)
-            ss.ss_family = AF_UNSPEC
-            if self.timeout_ns < 0:
-                with nogil:
-                    r = recvfrom(fd, buf, n, flags, <sockaddr*>&ss, &sslen)
-                    err = errno
-            else:
-                r = recvfrom(fd, buf, n, flags, <sockaddr*>&ss, &sslen)
-                err = errno
-            if r >= 0:
-                break
-            if err == EINTR:
-                PyErr_CheckSignals()  # runs handlers; raises what they raise
-            elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
-                wait_ready(fd, POLLIN, deadline)
-            else:
-                self.err = err
-                return None
+        args.buf, args.n, args.flags, args.addr = buf, n, flags, <sockaddr*>&ss
+        r = self._call(_op_recvfrom, &args, POLLIN, flags, self._deadline(), False)
+        if r < 0:
+            return None
         if result is None:
             data = (PyByteArray_FromStringAndSize(buf, r) if as_bytearray
                     else PyBytes_FromStringAndSize(buf, r))
         else:
             PyByteArray_Resize(result, r)
             data = result if as_bytearray else bytes(result)
-        address = format_address(<sockaddr*>&ss, sslen) if ss.ss_family != AF_UNSPEC else None
+        address = format_address(<sockaddr*>&ss, args.addrlen) if ss.ss_family != AF_UNSPEC \
+            else None
         return data, address
 
     def recvfrom_into(self, buffer, Py_ssize_t nbytes=-1, int flags=0):
@@ -377,10 +409,8 @@ cdef class SocketCore:
         ``nbytes`` -1 means ``len(buffer)``."""
         cdef Py_buffer view
         cdef sockaddr_storage ss
-        cdef socklen_t sslen
+        cdef IoArgs args
         cdef ssize_t r = 0
-        cdef int err = 0, fd
-        cdef int64_t deadline
         if not PyObject_CheckBuffer(buffer) or isinstance(buffer, (bytes, str)):
             raise TypeError(f"buffer must be a writable bytes-like object, "
                             f"not {type(buffer).__name__}")
@@ -396,67 +426,26 @@ cdef class SocketCore:
             if self.pending is not None and self.sock_type == SOCK_STREAM:
                 r = self._recv_fill(<char*>view.buf, nbytes, flags, False)
                 return r, None
-            deadline = self._deadline()
-            while True:
-                fd = self.fd
-                if fd < 0:
-                    err = EBADF
-                    break
-                sslen = sizeof(ss)
-                ss.ss_family = AF_UNSPEC
-                if self.timeout_ns < 0:
-                    with nogil:
-                        r = recvfrom(fd, view.buf, nbytes, flags, <sockaddr*>&ss, &sslen)
-                        err = errno
-                else:
-                    r = recvfrom(fd, view.buf, nbytes, flags, <sockaddr*>&ss, &sslen)
-                    err = errno
-                if r >= 0:
-                    err = 0
-                    break
-                if err == EINTR:
-                    PyErr_CheckSignals()  # runs handlers; raises what they raise
-                elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
-                    wait_ready(fd, POLLIN, deadline)
-                else:
-                    break
+            args.buf, args.n, args.flags = <char*>view.buf, nbytes, flags
+            args.addr = <sockaddr*>&ss
+            r = self._call(_op_recvfrom, &args, POLLIN, flags, self._deadline(), False)
         finally:
             PyBuffer_Release(&view)
-        if err:
-            raise_errno(err)
-        address = format_address(<sockaddr*>&ss, sslen) if ss.ss_family != AF_UNSPEC else None
+        if r < 0:
+            raise_errno(self.err)
+        address = format_address(<sockaddr*>&ss, args.addrlen) if ss.ss_family != AF_UNSPEC \
+            else None
         return r, address
 
     # ---- sending -------------------------------------------------------------------------
 
     cdef Py_ssize_t _send_raw(self, const char *buf, Py_ssize_t n, int flags,
                               int64_t deadline) except -2:
-        """One send(2): bytes the kernel took, or -1 (``self.err``)."""
-        cdef ssize_t r
-        cdef int err
-        cdef int fd = self.fd
-        flags |= MSG_NOSIGNAL
-        while True:
-            if fd < 0:
-                self.err = EBADF
-                return -1
-            if self.timeout_ns < 0 or n > NOGIL_SEND:
-                with nogil:
-                    r = send(fd, buf, n, flags)
-                    err = errno
-            else:
-                r = send(fd, buf, n, flags)
-                err = errno
-            if r >= 0:
-                return r
-            if err == EINTR:
-                PyErr_CheckSignals()  # runs handlers; raises what they raise
-            elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
-                wait_ready(fd, POLLOUT, deadline)
-            else:
-                self.err = err
-                return -1
-            fd = self.fd
+        """One send(2) through :meth:`_call`: bytes the kernel took, or -1 (``self.err``).
+        Large sends release the GIL even on a non-blocking fd (the copy takes a while)."""
+        cdef IoArgs args
+        args.buf, args.n, args.flags = <char*>buf, n, flags
+        return self._call(_op_send, &args, POLLOUT, flags, deadline, n > NOGIL_SEND)
 
     cdef Py_ssize_t _send_all(self, object data, int flags, bint partial_ok) except -2:
         """Send all of ``data`` (one deadline for the whole call); return the count sent.
@@ -513,41 +502,20 @@ cdef class SocketCore:
         """Send one datagram ``data`` to ``address``; return the count sent."""
         cdef Py_buffer view
         cdef sockaddr_storage ss
-        cdef socklen_t sslen
-        cdef ssize_t r = 0
-        cdef int err = 0, fd
-        cdef int64_t deadline
-        parse_address(address, self.sock_family, &ss, &sslen)
+        cdef IoArgs args
+        cdef ssize_t r
+        self._check()
+        parse_address(address, self.sock_family, &ss, &args.addrlen)
         _fill_view(data, &view)
         try:
-            deadline = self._deadline()
-            while True:
-                fd = self.fd
-                if fd < 0:
-                    err = EBADF
-                    break
-                if self.timeout_ns < 0:
-                    with nogil:
-                        r = sendto(fd, view.buf, view.len, flags | MSG_NOSIGNAL,
-                                   <sockaddr*>&ss, sslen)
-                        err = errno
-                else:
-                    r = sendto(fd, view.buf, view.len, flags | MSG_NOSIGNAL,
-                               <sockaddr*>&ss, sslen)
-                    err = errno
-                if r >= 0:
-                    err = 0
-                    break
-                if err == EINTR:
-                    PyErr_CheckSignals()  # runs handlers; raises what they raise
-                elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
-                    wait_ready(fd, POLLOUT, deadline)
-                else:
-                    break
+            args.buf, args.n, args.flags = <char*>view.buf, view.len, flags
+            args.addr = <sockaddr*>&ss
+            r = self._call(_op_sendto, &args, POLLOUT, flags, self._deadline(),
+                           view.len > NOGIL_SEND)
         finally:
             _release_view(&view)
-        if err:
-            raise_errno(err)
+        if r < 0:
+            raise_errno(self.err)
         return r
 
     # ---- connection set-up -----------------------------------------------------------------
@@ -612,36 +580,17 @@ cdef class SocketCore:
         """Wait for a connection; return ``(conn, address)``.  ``conn`` is a new blocking socket
         of the same class.  Blocks per the listening socket's mode."""
         cdef sockaddr_storage ss
-        cdef socklen_t sslen
-        cdef int r, err, fd
-        cdef int64_t deadline
+        cdef IoArgs args
+        cdef ssize_t r
         cdef SocketCore conn
         self._check()
-        deadline = self._deadline()
-        while True:
-            fd = self.fd
-            if fd < 0:
-                raise_errno_msg(EBADF, "the socket is closed")
-            sslen = sizeof(ss)
-            if self.timeout_ns < 0:
-                with nogil:
-                    r = accept4(fd, <sockaddr*>&ss, &sslen, SOCK_CLOEXEC)
-                    err = errno
-            else:
-                r = accept4(fd, <sockaddr*>&ss, &sslen, SOCK_CLOEXEC)
-                err = errno
-            if r >= 0:
-                break
-            if err == EINTR:
-                PyErr_CheckSignals()  # runs handlers; raises what they raise
-                continue
-            if err == EAGAIN and self.timeout_ns > 0:
-                wait_ready(fd, POLLIN, deadline)
-                continue
-            raise_errno(err)
+        args.addr = <sockaddr*>&ss
+        r = self._call(_op_accept, &args, POLLIN, 0, self._deadline(), False)
+        if r < 0:
+            raise_errno(self.err)
         conn = type(self).__new__(type(self))
-        conn._adopt(r, self.sock_family, self.sock_type, self.sock_proto)
-        return conn, format_address(<sockaddr*>&ss, sslen)
+        conn._adopt(<int>r, self.sock_family, self.sock_type, self.sock_proto)
+        return conn, format_address(<sockaddr*>&ss, args.addrlen)
 
     def shutdown(self, int how):
         """Shut down reading (SHUT_RD), writing (SHUT_WR) or both (SHUT_RDWR)."""
