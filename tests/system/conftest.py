@@ -24,7 +24,7 @@ from kiln.runner import netns, preflight  # noqa: E402
 from kiln.runner.boot import BootImage  # noqa: E402
 from kiln.runner.netlab import TAP_NAME, NetLab  # noqa: E402
 
-from guest import Guest  # noqa: E402
+from guest import Guest, GuestStarter, running as _running  # noqa: E402
 from image_cache import session_image  # noqa: E402
 from layout import APPS, image_dir  # noqa: E402
 
@@ -57,15 +57,6 @@ def assert_nothing_left(res: SessionResources) -> None:
     assert not (left_ns or live or host_taps), (
         f"left behind: namespaces {left_ns}, processes {live}, taps in the host namespace "
         f"{host_taps}")
-
-
-def _running(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="session", params=QEMU_BOARDS)
@@ -102,17 +93,11 @@ def boot_guest(board, image, lab, resources):
     Returns a started :class:`guest.Guest`; it is powered off at the end of the test.
     """
     from kiln.runner.boot import guest_cmdline
-    started: list[Guest] = []
+    starter = GuestStarter(board, image, resources)
 
     def boot(static: bool = False, **test_args) -> Guest:
         extra = " ".join(f"kiln.{k}={v}" for k, v in test_args.items())
-        g = Guest(board, image, lab, guest_cmdline(image, lab, static, extra))
-        started.append(g)
-        g.start()
-        resources.qemu_pids.add(g.pid)
-        return g
+        return starter.start(lab, guest_cmdline(image, lab, static, extra))
 
     yield boot
-    for g in started:
-        g.close()
-        assert not _running(g.pid), f"QEMU (pid {g.pid}) still running after power-off"
+    starter.close_all()

@@ -98,6 +98,36 @@ class Guest:
                 self._target = self._driver = self._env = None
 
 
+class GuestStarter:
+    """Starts guests of ``board``/``image`` and powers every one off at :meth:`close_all`
+    (asserting its QEMU is gone)."""
+
+    def __init__(self, board, image, resources) -> None:
+        self.board, self.image, self.resources = board, image, resources
+        self.started: list[Guest] = []
+
+    def start(self, lab, cmdline: str) -> Guest:
+        g = Guest(self.board, self.image, lab, cmdline)
+        self.started.append(g)
+        g.start()
+        self.resources.qemu_pids.add(g.pid)
+        return g
+
+    def close_all(self) -> None:
+        for g in self.started:
+            g.close()
+            assert not running(g.pid), f"QEMU (pid {g.pid}) still running after power-off"
+
+
+def running(pid: int) -> bool:
+    """True when ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _partial(driver) -> str:
     try:
         return driver._expect.before.decode(errors="replace")

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from guest import BOOT_TIMEOUT_S, Guest
+from guest import BOOT_TIMEOUT_S, Guest, GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
 from kiln import boards
@@ -68,21 +68,15 @@ def zboot(aarch64, zerynth_image, resources):
     """``zboot(lab, app="main.py", **test_args)``: boot the Zerynth image with the app owning
     the network; guests are powered off at the end of the test.  (Tests list their lab fixture
     before this one, so guests are powered off before their lab is torn down.)"""
-    started: list[Guest] = []
+    starter = GuestStarter(aarch64, zerynth_image, resources)
 
     def boot(lab, app="main.py", **test_args) -> Guest:
         extra = " ".join([f"kiln.app={app}"] + [f"kiln.test_{k}={v}" for k, v in test_args.items()])
         # kiln.net=none last: it overrides the network mode guest_cmdline() chose.
-        cmdline = guest_cmdline(zerynth_image, lab, False, extra) + " kiln.net=none"
-        g = Guest(aarch64, zerynth_image, lab, cmdline)
-        started.append(g)
-        g.start()
-        resources.qemu_pids.add(g.pid)
-        return g
+        return starter.start(lab, guest_cmdline(zerynth_image, lab, False, extra) + " kiln.net=none")
 
     yield boot
-    for g in started:
-        g.close()
+    starter.close_all()
 
 
 def set_cable(guest: Guest, plugged: bool) -> None:
