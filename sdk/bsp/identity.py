@@ -167,15 +167,17 @@ def match_board(root: Path, compatible: tuple[str, ...], arch: str):
     return None
 
 
-def _soc(compatible: tuple[str, ...], revision: rpi.Revision | None, cpu: str) -> str:
+def _soc(board, compatible: tuple[str, ...], revision: rpi.Revision | None, cpu: str) -> str:
+    """The SoC: from the Raspberry Pi revision code, else the board file's ``soc`` (with the CPU
+    the kernel reports), else the chip of the device tree's least specific compatible string
+    ("brcm,bcm2711" -> "BCM2711"), else the CPU."""
     if revision is not None:
         return revision.processor
-    for entry in reversed(compatible):            # least specific entry names the SoC family
-        vendor, _, chip = entry.partition(",")
-        if vendor in ("brcm", "allwinner", "rockchip", "amlogic", "fsl", "ti", "qcom"):
-            return chip.upper()
-    if "linux,dummy-virt" in compatible:
-        return f"QEMU virt ({cpu})"
+    if board is not None and board.soc:
+        return f"{board.soc} ({cpu})"
+    if compatible:
+        vendor, _, chip = compatible[-1].partition(",")
+        return (chip or vendor).upper()
     return cpu
 
 
@@ -205,13 +207,14 @@ def read_facts(root: str | os.PathLike = "/") -> BoardFacts:
         return BoardFacts(
             board="host", description=f"development host ({machine(root)})",
             model=model or _host_model(root), compatible=compatible,
-            soc=_soc(compatible, revision, cpu), cpu=cpu, revision=revision,
+            soc=_soc(None, compatible, revision, cpu), cpu=cpu, revision=revision,
             serial=_text(root, "proc/device-tree/serial-number"), memory_mb=memory_mb(root),
             kernel=kernel_release(root), machine=machine(root), kiln_version=__version__,
             interfaces=interfaces(root), is_host=True)
     return BoardFacts(
         board=board.name, description=board.description, model=model or board.description,
-        compatible=compatible, soc=_soc(compatible, revision, cpu), cpu=cpu, revision=revision,
+        compatible=compatible, soc=_soc(board, compatible, revision, cpu), cpu=cpu,
+        revision=revision,
         serial=_text(root, "proc/device-tree/serial-number"), memory_mb=memory_mb(root),
         kernel=kernel_release(root), machine=machine(root), kiln_version=__version__,
         interfaces=interfaces(root))

@@ -22,7 +22,8 @@ from kiln.cli import KilnError
 
 # key -> (type, required).  Tables and keys not listed here are rejected, so typos are caught.
 _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
-    "board": {"name": (str, True), "description": (str, False), "compatible": (list, True)},
+    "board": {"name": (str, True), "description": (str, False), "compatible": (list, True),
+              "soc": (str, False)},
     "debian": {"arch": (str, True), "triplet": (str, True), "kernel_package": (str, True)},
     "kernel": {"modules": (list, True), "console": (str, True), "cmdline": (str, True)},
     "python": {"host_platform": (str, True)},
@@ -109,6 +110,7 @@ class Board:
     sdcard: SdcardSpec | None = None
     bsp_leds_off: tuple[str, ...] = ()
     bsp_interfaces_down: tuple[str, ...] = ()
+    soc: str = ""                   # what bsp.board reports as the SoC ("" : from the device)
     eth_iface: str = "eth0"         # "" when the board has no Ethernet port
     wifi_iface: str = "wlan0"
 
@@ -232,6 +234,7 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         bsp_leds_off=tuple(bsp.get("leds_off", ())),
         bsp_interfaces_down=tuple(bsp.get("interfaces_down", ())),
         eth_iface=bsp.get("eth", "eth0"), wifi_iface=bsp.get("wifi", "wlan0"),
+        soc=b.get("soc", ""),
     )
 
 
