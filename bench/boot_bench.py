@@ -314,13 +314,9 @@ def update_docs(text: str, path: Path = DOCS) -> None:
 
 
 def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+    """The host CPU's model name (bsp.identity reads it the way board summaries do)."""
+    from bsp.identity import cpu_name
+    return cpu_name(Path("/"))
 
 
 def _nproc() -> int:

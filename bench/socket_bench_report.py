@@ -51,14 +51,10 @@ def summarize(measurements, variants, samples):
     return rows
 
 
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def _cpu_model() -> str:
+    """The host CPU's model name (bsp.identity reads it the way board summaries do)."""
+    from bsp.identity import cpu_name
+    return cpu_name(Path("/"))
 
 
 def _virtualized():

@@ -16,7 +16,7 @@ import pytest
 
 from image_cache import locked
 from layout import APPS, image_dir
-from guest import BOOT_TIMEOUT_S
+from guest import BOOT_TIMEOUT_S, running
 from lab_checks import RUN_SCENARIO_STATUS
 from kiln.runner import netns
 
@@ -24,14 +24,6 @@ pytestmark = pytest.mark.system
 
 APP = APPS / "lab_checks.py"
 KILN = [sys.executable, "-m", "kiln"]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_kiln_run_serves_dns_records_and_returns_app_status(board, image, resources):
@@ -80,7 +72,7 @@ def test_kiln_run_tears_everything_down_on_sigterm(board, image, resources):
 
     assert status == 128 + signal.SIGTERM
     assert not netns.exists(name)
-    assert [p for p in pids if _alive(p)] == []
+    assert [p for p in pids if running(p)] == []
 
 
 def _run_and_terminate(board, name: str) -> tuple[int, list[int]]:
