@@ -1,40 +1,36 @@
 """Build script for kiln-sdk.
 
-Every ``.pyx`` under ``sdk/`` is compiled as an extension module named after its path
-(``sdk/kiln/net/core.pyx`` -> ``kiln.net.core``).  Cross-compiling for a board works through the
-standard variables: ``CC``, ``_PYTHON_HOST_PLATFORM`` and ``_PYTHON_SYSCONFIGDATA_NAME`` (the image
-builder sets them; see ``kiln.image``).
+What is installed comes from one declaration, ``sdk/kiln/payload.py``:
+
+- by default, everything: the board-side payload (``networking``, ``usocket``, ``bsp``,
+  ``driver``, ``kiln`` ...) and the host tooling ``kiln.host`` with the ``kiln`` command, its
+  data (board files, image recipe) and the Cython/C sources the image builder cross-compiles;
+- with ``KILN_PAYLOAD=board`` (Buildroot's ``python-kiln`` package, a board's own pip): the
+  board-side payload only -- no host tooling, no command, no build-time dependencies.
+
+Every ``.pyx`` is compiled as an extension module named after its path
+(``sdk/kiln/net/core.pyx`` -> ``kiln.net.core``).  Cross-compiling works through the standard
+variables ``CC``, ``LDSHARED``, ``_PYTHON_HOST_PLATFORM`` and ``_PYTHON_SYSCONFIGDATA_NAME``.
 """
+import os
 from pathlib import Path
 
 from Cython.Build import cythonize
-from setuptools import Extension, find_packages, setup
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-SDK = ROOT / "sdk"
-# The repository folder drivers/ is the importable package ``driver`` (Zerynth's name:
-# ``driver.wifi.<name>``, ``driver.eth.<name>``).
-DRIVERS = ROOT / "drivers"
-
-
-def packages():
-    found = find_packages(str(SDK))
-    if (DRIVERS / "__init__.py").exists():
-        found += ["driver"] + [f"driver.{p}" for p in find_packages(str(DRIVERS))]
-    return found
+payload = {}
+exec((ROOT / "sdk" / "kiln" / "payload.py").read_text(), payload)  # Kiln is not installed yet
+BOARD_ONLY = os.environ.get(payload["PAYLOAD_ENV"], "") == payload["BOARD"]
+PACKAGE_DIRS = {pkg: os.path.relpath(path, ROOT)
+                for pkg, path in payload["existing_packages"](str(ROOT)).items()}
 
 
 def extensions():
-    exts = []
-    for pyx in sorted(SDK.rglob("*.pyx")):
-        rel = pyx.relative_to(SDK).with_suffix("")
-        exts.append(
-            Extension(
-                ".".join(rel.parts),
-                [str(pyx.relative_to(ROOT))],
-                extra_compile_args=["-O2", "-fno-strict-aliasing"],
-            )
-        )
+    exts = [Extension(name, [os.path.relpath(pyx, ROOT)],
+                      extra_compile_args=["-O2", "-fno-strict-aliasing"])
+            for name, pyx in payload["extension_sources"](PACKAGE_DIRS, BOARD_ONLY)]
     return cythonize(
         exts,
         compiler_directives={
@@ -44,31 +40,52 @@ def extensions():
             "cdivision": True,
             "embedsignature": True,
         },
-        include_path=[str(SDK)],
+        include_path=[str(ROOT / "sdk")],
         quiet=True,
     )
 
 
 def data_files():
-    """Board configs and the image recipe, for installs that are not editable (an editable
-    install reads them from the checkout; ``kiln.boards.find_data_dir`` looks in both)."""
-    def files(folder, pattern="*"):
-        return sorted(str(p.relative_to(ROOT)) for p in (ROOT / folder).glob(pattern) if p.is_file())
-    return [("share/kiln/board_configs", files("board_configs", "*.toml")),
-            ("share/kiln/images", files("images")),
-            ("share/kiln/images/demo", files("images/demo"))]
+    """Board configs and the image recipe for the host tooling of an installed (not editable)
+    kiln-sdk (``kiln.boards.find_data_dir`` looks in the checkout first, then here)."""
+    if BOARD_ONLY:
+        return []
+    found = {}
+    for folder in ("board_configs", "images"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                target = Path("share/kiln") / path.parent.relative_to(ROOT)
+                found.setdefault(str(target), []).append(str(path.relative_to(ROOT)))
+    return sorted(found.items())
 
+
+class BuildPayload(build_py):
+    """build_py that keeps host-only modules out of a board-only install."""
+
+    def find_package_modules(self, package, package_dir):
+        modules = super().find_package_modules(package, package_dir)
+        if BOARD_ONLY:
+            modules = [m for m in modules if not payload["is_host_only"](f"{m[0]}.{m[1]}")]
+        return modules
+
+
+board_data = list(payload["BOARD_DATA"])
+package_data = board_data if BOARD_ONLY else (
+    board_data + list(payload["BUILD_DATA"]) + list(payload["TYPING_DATA"]))
 
 setup(
     name="kiln-sdk",
     version="0.1.0",
     description="Zerynth/MicroPython-style Python API and firmware images for ARM Linux boards",
     python_requires=">=3.11",
-    package_dir={"": "sdk", "driver": "drivers"},
-    packages=packages(),
-    package_data={"": ["*.pxd", "*.pyi", "py.typed"], "driver.eth": ["*.script"]},
+    package_dir=PACKAGE_DIRS,
+    packages=payload["packages"](PACKAGE_DIRS, BOARD_ONLY),
+    package_data={"": package_data},
     ext_modules=extensions(),
     data_files=data_files(),
-    entry_points={"console_scripts": ["kiln = kiln.cli:main"]},
+    # The image builder cross-compiles the payload with Cython and setuptools on the host.
+    install_requires=[] if BOARD_ONLY else ["Cython>=3.0.10,<4", "setuptools>=68"],
+    entry_points={} if BOARD_ONLY else {"console_scripts": ["kiln = kiln.host.cli:main"]},
+    cmdclass={"build_py": BuildPayload},
     zip_safe=False,
 )

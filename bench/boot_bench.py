@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sdk"))
 
 from kiln import boards, image  # noqa: E402
-from kiln.runner import boot, preflight  # noqa: E402
-from kiln.runner.netlab import NetLab  # noqa: E402
+from kiln.host.runner import boot, preflight  # noqa: E402
+from kiln.host.runner.netlab import NetLab  # noqa: E402
 
 DOCS = ROOT / "docs" / "performance.md"
 SECTION = "## Images and boot"

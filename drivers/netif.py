@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from kiln import netguard
-from networking import (CantRegisterInterfaceError, ConnectionTimeoutError,  # noqa: F401
-                        NetworkGenericError)  # re-exported for drivers
+from kiln.errors import (CantRegisterInterfaceError, ConnectionTimeoutError,  # noqa: F401
+                         NetworkGenericError)  # re-exported for drivers
 
 class NetifInfo(NamedTuple):
     """A snapshot of an interface's IPv4 configuration (strings; ``""`` when unset).

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from kiln import boards, image
-from kiln.image import cpio, elf, qemu_user, recipe
-from kiln.image.builder import out_root
+from kiln.host.image import cpio, elf, qemu_user, recipe
+from kiln.host.image.builder import out_root
 
 BOARD = "qemu-aarch64"
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ def image_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def artifacts():
-    """The test image, rebuilt only when an input changed (see kiln.image.ensure)."""
+    """The test image, rebuilt only when an input changed (see kiln.host.image.ensure)."""
     return image.ensure(BOARD, out_dir=image_dir(), progress=True)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.image.cmdline import NetConfig, net_from_cmdline, parse_net
+from kiln.host.image.cmdline import NetConfig, net_from_cmdline, parse_net
 
 INIT = Path(__file__).resolve().parents[1] / "images" / "init"
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from kiln.image import debversion
-from kiln.image.packages import Index, Relation, ResolveError, parse_index, parse_relations, resolve
+from kiln.host.image import debversion
+from kiln.host.image.packages import Index, Relation, ResolveError, parse_index, parse_relations, resolve
 
 FAKE_INDEX = """\
 Package: app

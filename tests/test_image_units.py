@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln.image import cpio, elf, pystdlib, recipe, rootfs
+from kiln.host.image import cpio, elf, pystdlib, recipe, rootfs
 
 
 def test_newc_round_trip_keeps_types_modes_and_devices(tmp_path):
@@ -148,7 +148,7 @@ def test_recipe_errors_name_the_file(tmp_path):
 
 def test_missing_host_tools_are_named_with_their_fix(monkeypatch, tmp_path):
     from kiln import boards
-    from kiln.image import hostcheck
+    from kiln.host.image import hostcheck
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing installed
     board = boards.load("qemu-arm")
     found = "\n".join(hostcheck.problems(board))
@@ -161,7 +161,7 @@ def test_missing_host_tools_are_named_with_their_fix(monkeypatch, tmp_path):
 
 
 def test_cli_reports_a_missing_app_without_traceback(tmp_path, capsys):
-    from kiln.cli import main
+    from kiln.host.cli import main
     status = main(["image", "build", "--board", "qemu-aarch64", "--app",
                    str(tmp_path / "nope.py"), "--quiet"])
     err = capsys.readouterr().err
@@ -170,7 +170,7 @@ def test_cli_reports_a_missing_app_without_traceback(tmp_path, capsys):
 
 
 def test_cli_reports_an_unknown_board(capsys):
-    from kiln.cli import main
+    from kiln.host.cli import main
     assert main(["image", "info", "--board", "vax"]) == 2
     err = capsys.readouterr().err
     assert "unknown board 'vax'; known boards:" in err and "qemu-aarch64" in err

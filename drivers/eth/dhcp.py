@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from networking import NetworkGenericError
+from kiln.errors import NetworkGenericError
 
 # (shutil, pathlib, tempfile and dataclasses are avoided on purpose: together they add tens of
 # milliseconds to the board's boot-to-app time, for three one-line helpers.)

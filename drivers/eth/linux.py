@@ -22,7 +22,7 @@ from driver.eth import rtnl
 from driver.eth.dhcp import RESOLV_CONF_ENV, DhcpClient
 from driver.netif import (CantRegisterInterfaceError, NetifEvent, NetifInfo, NetworkInterface,
                           ensure_may_reconfigure)
-from networking import ConnectionTimeoutError, NetworkGenericError
+from kiln.errors import ConnectionTimeoutError, NetworkGenericError
 
 #: Environment variable naming the interface when ``configure`` is not given one.
 IFACE_ENV = "KILN_ETH_IFACE"

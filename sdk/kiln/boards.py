@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiln.cli import KilnError
+from kiln.errors import KilnError
 
 # key -> (type, required).  Tables and keys not listed here are rejected, so typos are caught.
 _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {

@@ -2,7 +2,8 @@
 
 ``networking.socket`` is Kiln's Cython socket (Zerynth semantics: timeouts in milliseconds,
 ``recv`` waits for ``bufsize`` bytes, bytearray results).  The exception names Zerynth programs
-catch live here (and are injected as globals into Zerynth apps by the app launcher):
+catch are defined below every layer (:mod:`kiln.errors`, :mod:`kiln.net.errors`), re-exported
+here, and injected as globals into Zerynth apps by the app launcher:
 
 - ``ConnectionError``        the builtin: refused, reset, aborted, broken pipe (OSError family).
 - ``ConnectionTimeoutError`` a link, DHCP lease or connection did not come up in time.
@@ -11,9 +12,14 @@ catch live here (and are injected as globals into Zerynth apps by the app launch
 - ``NetworkGenericError``    any other network-interface failure.
 - ``CantRegisterInterfaceError`` the interface asked for does not exist or is of another kind.
 - ``IOError``                the builtin alias of OSError: socket creation and I/O failures.
+- ``WifiException``          a Wi-Fi failure; subclasses ``WifiBadPassword``, ``WifiBadSSID``,
+                             ``WifiBadAuth`` (enterprise credentials refused).
 """
 import builtins as _builtins
 
+from kiln.errors import (CantRegisterInterfaceError, ConnectionTimeoutError,
+                         NetworkGenericError, WifiBadAuth, WifiBadPassword, WifiBadSSID,
+                         WifiException)
 from kiln.net.errors import AddressError, ResolveError
 
 ConnectionError = _builtins.ConnectionError
@@ -21,21 +27,10 @@ TimeoutError = _builtins.TimeoutError
 IOError = _builtins.OSError
 
 
-class NetworkGenericError(OSError):
-    """A network interface failed in a way no more specific error describes."""
-
-
-class ConnectionTimeoutError(ConnectionError, TimeoutError):
-    """The link, the DHCP lease or the connection was not established within the timeout."""
-
-
-class CantRegisterInterfaceError(NetworkGenericError):
-    """The requested network interface does not exist or is not of the driver's kind."""
-
-
 # After the exceptions, which the socket face documents.  (The driver layer is imported only by
 # networking.eth / networking.wifi: apps that just use sockets do not pay for it at start-up.)
 from networking import socket  # noqa: E402
 
 __all__ = ["socket", "ConnectionError", "ConnectionTimeoutError", "TimeoutError", "ResolveError",
-           "NetworkGenericError", "CantRegisterInterfaceError", "IOError", "AddressError"]
+           "NetworkGenericError", "CantRegisterInterfaceError", "IOError", "AddressError",
+           "WifiException", "WifiBadPassword", "WifiBadSSID", "WifiBadAuth"]

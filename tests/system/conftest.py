@@ -1,6 +1,6 @@
 """Fixtures of the system tests: images, network labs, labgrid-driven guests, leak checks.
 
-The network lab (:class:`kiln.runner.netlab.NetLab`: namespace, tap, dnsmasq, host-side
+The network lab (:class:`kiln.host.runner.netlab.NetLab`: namespace, tap, dnsmasq, host-side
 servers) and the target (a labgrid environment with a QEMUDriver, see ``labgrid_env.py``) are
 separate fixtures, so the same tests can later get a real board from a labgrid coordinator.
 
@@ -20,9 +20,9 @@ sys.path.insert(0, str(HERE / "apps"))
 sys.path.insert(0, str(HERE))
 
 from kiln import boards  # noqa: E402
-from kiln.runner import netns, preflight  # noqa: E402
-from kiln.runner.boot import BootImage  # noqa: E402
-from kiln.runner.netlab import TAP_NAME, NetLab  # noqa: E402
+from kiln.host.runner import netns, preflight  # noqa: E402
+from kiln.host.runner.boot import BootImage  # noqa: E402
+from kiln.host.runner.netlab import TAP_NAME, NetLab  # noqa: E402
 
 from guest import Guest, GuestStarter, running as _running  # noqa: E402
 from image_cache import session_image  # noqa: E402
@@ -92,7 +92,7 @@ def boot_guest(board, image, lab, resources):
 
     Returns a started :class:`guest.Guest`; it is powered off at the end of the test.
     """
-    from kiln.runner.boot import guest_cmdline
+    from kiln.host.runner.boot import guest_cmdline
     starter = GuestStarter(board, image, resources)
 
     def boot(static: bool = False, **test_args) -> Guest:

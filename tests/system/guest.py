@@ -12,7 +12,7 @@ from pathlib import Path
 
 from labgrid import Environment
 
-from kiln.runner.console import EXIT_LINE_RE
+from kiln.host.runner.console import EXIT_LINE_RE
 from labgrid_env import TARGET, write_environment
 
 # Boot + app, generous for emulation on a loaded 2-core CI machine.

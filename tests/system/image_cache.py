@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
-from kiln.runner.boot import BootImage
+from kiln.host.runner.boot import BootImage
 
 
 @contextlib.contextmanager
@@ -31,7 +31,7 @@ def session_image(board, app: Path, out_dir: Path, copy_dir: Path) -> BootImage:
     """``board``'s image with ``app``, built or reused in ``out_dir``, copied to ``copy_dir``.
 
     Blocks while another process holds the lock (its build finishes first).  Raises what
-    ``kiln.image.ensure`` raises when the build fails.
+    ``kiln.host.image.ensure`` raises when the build fails.
     """
     from kiln import image as image_builder
     with locked(out_dir):

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from kiln.runner import qemu
-from kiln.runner.boot import BootImage
-from kiln.runner.netlab import NetLab
+from kiln.host.runner import qemu
+from kiln.host.runner.boot import BootImage
+from kiln.host.runner.netlab import NetLab
 
 TARGET = "main"
 

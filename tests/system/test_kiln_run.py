@@ -18,12 +18,12 @@ from image_cache import locked
 from layout import APPS, image_dir
 from guest import BOOT_TIMEOUT_S, running
 from lab_checks import RUN_SCENARIO_STATUS
-from kiln.runner import netns
+from kiln.host.runner import netns
 
 pytestmark = pytest.mark.system
 
 APP = APPS / "lab_checks.py"
-KILN = [sys.executable, "-m", "kiln"]
+KILN = [sys.executable, "-m", "kiln.host"]
 
 
 def test_kiln_run_serves_dns_records_and_returns_app_status(board, image, resources):

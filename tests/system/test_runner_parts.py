@@ -15,9 +15,9 @@ import time
 import pytest
 
 from kiln import boards
-from kiln.runner import console, dnsmasq, netns, preflight, qemu
-from kiln.runner.addressing import LabAddressing
-from kiln.runner.netlab import NetLab, NetLabError
+from kiln.host.runner import console, dnsmasq, netns, preflight, qemu
+from kiln.host.runner.addressing import LabAddressing
+from kiln.host.runner.netlab import NetLab, NetLabError
 
 BOARDS = ["qemu-aarch64", "qemu-arm"]
 
@@ -256,7 +256,7 @@ def test_kiln_run_refuses_hardware_only_boards_by_name(name):
 ])
 def test_kiln_run_rejects_bad_arguments_before_doing_anything(args, words):
     before = set(netns.list_names())
-    result = subprocess.run([sys.executable, "-m", "kiln", "run", "--board", "qemu-aarch64", *args],
+    result = subprocess.run([sys.executable, "-m", "kiln.host", "run", "--board", "qemu-aarch64", *args],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert words in result.stderr and result.stderr.startswith("kiln: ")
@@ -264,7 +264,7 @@ def test_kiln_run_rejects_bad_arguments_before_doing_anything(args, words):
 
 
 def test_kiln_run_unknown_board_lists_known_boards():
-    result = subprocess.run([sys.executable, "-m", "kiln", "run", "--board", "nope"],
+    result = subprocess.run([sys.executable, "-m", "kiln.host", "run", "--board", "nope"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "qemu-aarch64" in result.stderr
 

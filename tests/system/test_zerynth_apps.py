@@ -23,8 +23,8 @@ from guest import BOOT_TIMEOUT_S, Guest, GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
 from kiln import boards
-from kiln.runner import qemu
-from kiln.runner.boot import BootImage, guest_cmdline
+from kiln.host.runner import qemu
+from kiln.host.runner.boot import BootImage, guest_cmdline
 
 pytestmark = pytest.mark.system
 
@@ -191,8 +191,8 @@ def test_static_configuration(lab, zboot):
 
 @pytest.fixture
 def lab_without_dhcp(resources):
-    from kiln.runner import netns
-    from kiln.runner.netlab import NetLab
+    from kiln.host.runner import netns
+    from kiln.host.runner.netlab import NetLab
     with NetLab(dhcp=False) as netlab:
         resources.namespaces.add(netlab.name)
         yield netlab

@@ -4,13 +4,13 @@ From Debian's ARM packages only (private apt, ``dpkg-deb -x``) it assembles a sm
 filesystem -- busybox, the Debian kernel and the board's modules, Python with the stdlib the app
 and Kiln need, Kiln cross-compiled for the board -- and packs it as a compressed initramfs.
 Pipeline and recipe: ``images/README.md``.  Submodules are imported lazily so that importing
-``kiln.image`` (and ``kiln --help``) stays cheap.
+``kiln.host.image`` (and ``kiln --help``) stays cheap.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from kiln.image.artifacts import ImageArtifacts
+from kiln.host.image.artifacts import ImageArtifacts
 
 __all__ = ["ImageArtifacts", "build", "cached", "changed_inputs", "ensure"]
 
@@ -26,12 +26,12 @@ def build(board, app=None, out_dir=None, *, progress=True, refresh_index=False) 
     ``app`` is the path of the app's ``main.py`` (None: the demo app); outputs go to
     ``out_dir`` (default ``out/<board>/``).  ``progress`` prints each step on stderr.
     Blocks (about a minute warm, several minutes on a cold package cache).  Raises
-    :class:`kiln.cli.KilnError` subclasses naming the fix (missing tools, unknown board,
+    :class:`kiln.errors.KilnError` subclasses naming the fix (missing tools, unknown board,
     unreachable mirror without cached index, failing cross build, missing ``app`` -- the latter
     is also a FileNotFoundError).
     """
-    from kiln.image import builder
-    from kiln.image.progress import Progress
+    from kiln.host.image import builder
+    from kiln.host.image.progress import Progress
     return builder.build(_board(board), Path(app) if app else None,
                          Path(out_dir) if out_dir else None, Progress(progress),
                          refresh_index=refresh_index)
@@ -57,8 +57,8 @@ def changed_inputs(board, app=None, out_dir=None) -> list[str] | None:
 
 def _check(board, app, out_dir):
     import json
-    from kiln.image import builder, cache, recipe
-    from kiln.image.apt import PrivateApt
+    from kiln.host.image import builder, cache, recipe
+    from kiln.host.image.apt import PrivateApt
     b = _board(board)
     if app is not None and not Path(app).exists():
         return None  # build() reports the missing app

@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kiln.cli import KilnError
-from kiln.image import elf
+from kiln.errors import KilnError
+from kiln.host.image import elf
 
 
 class CrossBuildError(KilnError):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln.boards import find_data_dir
-from kiln.cli import KilnError
+from kiln.errors import KilnError
 
 
 class RecipeError(KilnError):

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kiln.image import elf
+from kiln.host.image import elf
 
 
 def unpack(debs: list[Path], root: Path) -> None:

@@ -6,9 +6,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln.cli import KilnError
-from kiln.image import elf
-from kiln.image.packages import Index, Package, ResolveError
+from kiln.errors import KilnError
+from kiln.host.image import elf
+from kiln.host.image.packages import Index, Package, ResolveError
 
 
 class KernelError(KilnError):

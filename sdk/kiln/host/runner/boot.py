@@ -1,7 +1,7 @@
 """Booting one image in a running network lab and following it to the end.
 
 Used by ``kiln run`` and by the boot benchmark: it starts QEMU inside the lab namespace,
-follows the console (see :mod:`kiln.runner.console`) and makes sure QEMU is gone afterwards.
+follows the console (see :mod:`kiln.host.runner.console`) and makes sure QEMU is gone afterwards.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kiln.image.cmdline import NetConfig
-from kiln.runner import console, qemu
-from kiln.runner.netlab import NetLab
+from kiln.host.image.cmdline import NetConfig
+from kiln.host.runner import console, qemu
+from kiln.host.runner.netlab import NetLab
 
 POWEROFF_GRACE_S = 15.0  # after the exit line, how long the guest gets to power off
 
@@ -28,7 +28,7 @@ class BootImage:
 
     @classmethod
     def from_artifacts(cls, artifacts, board) -> "BootImage":
-        """From ``kiln.image.build``'s result; the board's cmdline when it carries none."""
+        """From ``kiln.host.image.build``'s result; the board's cmdline when it carries none."""
         cmdline = getattr(artifacts, "cmdline", None) or board.cmdline
         return cls(Path(artifacts.kernel), Path(artifacts.initrd), cmdline)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from kiln.runner.addressing import LabAddressing
+from kiln.host.runner.addressing import LabAddressing
 
 # A DNS name as dnsmasq accepts it in a hosts file: dot-separated labels of letters, digits, '-'.
 _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)"

@@ -11,7 +11,7 @@ A :class:`NetLab` owns, for its lifetime:
 :meth:`NetLab.close` (also run by ``with``) kills those processes and anything else still
 running in the namespace, then deletes the namespace, which destroys the tap.  It is idempotent
 and runs even after a partial :meth:`NetLab.start`.  Turning SIGTERM into an exception so that
-``finally``/``with`` blocks run is the caller's business (see :mod:`kiln.runner.signals`).
+``finally``/``with`` blocks run is the caller's business (see :mod:`kiln.host.runner.signals`).
 
 The lab is independent of what is attached to the tap: QEMU today, and later tests that pull
 the link (:meth:`NetLab.set_link`) or run without DHCP (``dhcp=False``).
@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from kiln.cli import KilnError
-from kiln.runner import dnsmasq, netns
-from kiln.runner.addressing import LabAddressing
+from kiln.errors import KilnError
+from kiln.host.runner import dnsmasq, netns
+from kiln.host.runner.addressing import LabAddressing
 
 TAP_NAME = "kiln0"
 NAME_PREFIX = "kiln-"

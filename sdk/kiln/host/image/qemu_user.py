@@ -12,8 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from kiln.cli import KilnError
-from kiln.image.rootfs import library_dirs
+from kiln.errors import KilnError
+from kiln.host.image.rootfs import library_dirs
 
 
 class QemuUserError(KilnError):

@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``kiln run``; returns the process exit status (see module docstring)."""
     # Imported here so that `kiln --help` stays cheap.
     from kiln import boards
-    from kiln.cli import KilnError
-    from kiln.runner import boot, dnsmasq, netns, preflight, signals
-    from kiln.runner.addressing import LabAddressing
-    from kiln.runner.netlab import NetLab
+    from kiln.errors import KilnError
+    from kiln.host.runner import boot, dnsmasq, netns, preflight, signals
+    from kiln.host.runner.addressing import LabAddressing
+    from kiln.host.runner.netlab import NetLab
 
     if args.timeout is not None and args.timeout <= 0:
         raise KilnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _build(board, app: Path | None, out_dir: Path | None):
     """The board's image for ``app``: reused when its inputs are unchanged, else built."""
-    from kiln.cli import KilnError
+    from kiln.errors import KilnError
     try:
         from kiln import image
     except ModuleNotFoundError as exc:

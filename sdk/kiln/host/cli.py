@@ -1,4 +1,7 @@
-"""The ``kiln`` command.
+"""The ``kiln`` command: build Kiln firmware images and boot them under QEMU (host tooling).
+
+A :class:`kiln.errors.KilnError` raised by a subcommand is printed as ``kiln: <message>`` with
+exit status 2 and no traceback.
 
 Each subcommand lives in its own module exposing ``register(subparsers)``; the module adds its
 parser and sets ``func`` (called with the parsed namespace, returning an exit status).  Modules
@@ -11,16 +14,13 @@ import importlib
 import sys
 
 from kiln import __version__
+from kiln.errors import KilnError
 
 # Subcommand modules, in the order ``kiln --help`` lists them.
 SUBCOMMAND_MODULES = (
-    "kiln.image.cli",   # kiln image build ...
-    "kiln.runner.cli",  # kiln run ...
+    "kiln.host.image.cli",   # kiln image build ...
+    "kiln.host.runner.cli",  # kiln run ...
 )
-
-
-class KilnError(Exception):
-    """A user-facing failure: printed as ``kiln: <message>`` with exit status 2, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

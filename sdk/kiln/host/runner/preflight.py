@@ -12,7 +12,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from kiln.cli import KilnError
+from kiln.errors import KilnError
 
 TUN_DEVICE = Path("/dev/net/tun")
 # Host programs the lab needs besides the board's QEMU binary: program -> Debian package.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiln.image.qemu_user import QemuUserError, run_python
+from kiln.host.image.qemu_user import QemuUserError, run_python
 
 _SCRIPT = r"""
 import compileall, py_compile, sys

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    import kiln.image as image
+    import kiln.host.image as image
     artifacts = None
     if args.if_changed:
         artifacts = image.cached(args.board, args.app, args.out)
@@ -57,9 +57,9 @@ def _build(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from kiln import boards
-    from kiln.cli import KilnError
-    from kiln.image import builder
-    from kiln.image.artifacts import ImageArtifacts
+    from kiln.errors import KilnError
+    from kiln.host.image import builder
+    from kiln.host.image.artifacts import ImageArtifacts
     board = boards.load(args.board)
     out = builder.out_root() / board.name if not args.out else __import__("pathlib").Path(args.out)
     record = out / "build.json"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
-from kiln.cli import KilnError
+from kiln.errors import KilnError
 
 _TRAILER = "TRAILER!!!"
 

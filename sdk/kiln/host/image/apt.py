@@ -13,10 +13,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from kiln.cli import KilnError
-from kiln.image.packages import Index, Package
-from kiln.image.progress import Progress
-from kiln.image.recipe import Recipe
+from kiln.errors import KilnError
+from kiln.host.image.packages import Index, Package
+from kiln.host.image.progress import Progress
+from kiln.host.image.recipe import Recipe
 
 
 class AptError(KilnError):

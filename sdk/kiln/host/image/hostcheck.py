@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from kiln.boards import Board
-from kiln.cli import KilnError
+from kiln.errors import KilnError
 
 
 class HostError(KilnError):

@@ -9,7 +9,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class ImageArtifacts:
     """A built image.  Paths are absolute; sizes in bytes; ``cmdline`` is the board's base
-    kernel command line (append ``kiln.net=...``, see :mod:`kiln.image.cmdline`)."""
+    kernel command line (append ``kiln.net=...``, see :mod:`kiln.host.image.cmdline`)."""
 
     board: str
     kernel: Path
@@ -24,7 +24,7 @@ class ImageArtifacts:
     kiln_extensions: tuple[str, ...] = ()   # image paths of Kiln's compiled modules
     build_seconds: float = 0.0
     step_seconds: dict = field(default_factory=dict)
-    key: str = ""                           # hash of every input (see kiln.image.cache)
+    key: str = ""                           # hash of every input (see kiln.host.image.cache)
 
     def save(self, path: Path) -> None:
         """Write this record as JSON to ``path``."""

@@ -13,16 +13,16 @@ from pathlib import Path
 
 from kiln import __version__
 from kiln.boards import Board
-from kiln.cli import KilnError
-from kiln.image import (bytecompile, cache, cpio, crossbuild, hostcheck, kernel, pystdlib,
+from kiln.errors import KilnError
+from kiln.host.image import (bytecompile, cache, cpio, crossbuild, hostcheck, kernel, pystdlib,
                         qemu_user, recipe as recipe_mod, rootfs)
-from kiln.image.apt import PrivateApt
-from kiln.image.artifacts import ImageArtifacts
-from kiln.image.packages import Index, resolve
-from kiln.image.progress import Progress
+from kiln.host.image.apt import PrivateApt
+from kiln.host.image.artifacts import ImageArtifacts
+from kiln.host.image.packages import Index, resolve
+from kiln.host.image.progress import Progress
 
 # Kiln's source tree (setup.py + sdk/), which the builder cross-compiles for the board.
-REPO = Path(os.environ.get("KILN_SOURCE") or Path(__file__).resolve().parents[3])
+REPO = Path(os.environ.get("KILN_SOURCE") or Path(__file__).resolve().parents[4])
 _ELF_MACHINE = {"arm64": "aarch64", "armhf": "arm", "armel": "arm"}
 _SUFFIX = {"zstd": "zst", "xz": "xz", "gzip": "gz"}
 
@@ -106,7 +106,7 @@ def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progre
     """Build ``board``'s image with ``app`` (None: the demo app) into ``out_dir``.
 
     Blocks for tens of seconds (minutes on a cold package cache).  Raises a
-    :class:`kiln.cli.KilnError` subclass naming the fix for every expected failure.
+    :class:`kiln.errors.KilnError` subclass naming the fix for every expected failure.
     """
     t0 = time.monotonic()
     if board.image_format != "initramfs":

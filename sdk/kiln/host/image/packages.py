@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from kiln.cli import KilnError
-from kiln.image import debversion
+from kiln.errors import KilnError
+from kiln.host.image import debversion
 
 _RELATION_RE = re.compile(r"^\s*([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9-]+)?\s*"
                           r"(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([0-9][^)\s]*)\s*\))?\s*(?:\[.*\])?\s*$")

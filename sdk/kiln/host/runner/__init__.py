@@ -1,0 +1,16 @@
+"""Booting Kiln images under QEMU on an isolated network (``kiln run``).
+
+The pieces are kept apart so that tests and benchmarks can reuse them and so that "the target"
+(a QEMU guest today, a real board through labgrid later) stays separate from "the network lab":
+
+* :mod:`kiln.host.runner.preflight` -- host checks (root, /dev/net/tun, programs) naming the fix;
+* :mod:`kiln.host.runner.netns` -- entering a network namespace from Python (sockets, argv prefix);
+* :mod:`kiln.host.runner.addressing` -- the lab subnet: host-side address, static guest, DHCP pool;
+* :mod:`kiln.host.runner.dnsmasq` -- dnsmasq's command line, hosts file and leases;
+* :mod:`kiln.host.runner.netlab` -- namespace + tap + host address + dnsmasq + host-side servers;
+* :mod:`kiln.host.runner.qemu` -- the QEMU command line, built from board data only;
+* :mod:`kiln.host.runner.console` -- following the guest console and the app's exit status;
+* :mod:`kiln.host.runner.boot` -- one boot of an image in a lab, QEMU stopped afterwards;
+* :mod:`kiln.host.runner.signals` -- SIGTERM/SIGHUP as exceptions so teardown always runs;
+* :mod:`kiln.host.runner.cli` -- the ``kiln run`` subcommand tying them together.
+"""

@@ -1,0 +1,92 @@
+"""What Kiln puts on a board, declared once.
+
+Kiln's importable code is two sets:
+
+- the **board-side payload**: the on-device API (``networking``, ``usocket``, ``wireless``,
+  ``network``, ``bsp``), the drivers (``driver``) and the parts of ``kiln`` they stand on (the
+  Cython socket core ``kiln.net``, the app launcher ``kiln.app``, board loading, the host-network
+  guard, the exceptions);
+- the **host tooling** (``kiln.host``: the ``kiln`` command, the image builder, the QEMU runner),
+  which never goes on a board.
+
+Everything that decides what goes on a board reads this module: ``setup.py`` (with
+``KILN_PAYLOAD=board`` it installs the payload only -- Buildroot's ``python-kiln`` package sets
+it), the image builder's cross build (``kiln.host.image.crossbuild``) and the image's import
+check.  It is stdlib-only and is also read as a plain file (``setup.py`` executes it before Kiln
+is installed), so it must not import Kiln.
+"""
+import os
+
+#: Top-level import packages of Kiln and the folder of the source tree that holds each.
+PACKAGE_DIRS = {
+    "bsp": "sdk/bsp",
+    "driver": "drivers",
+    "kiln": "sdk/kiln",
+    "network": "sdk/network",
+    "networking": "sdk/networking",
+    "usocket": "sdk/usocket",
+    "wireless": "sdk/wireless",
+}
+#: Packages and modules (dotted names, with everything below them) that are host tooling.
+HOST_ONLY = ("kiln.host",)
+#: Files besides ``.py`` that the payload needs at run time (per-package data).
+BOARD_DATA = ("*.script",)
+#: Files the cross build needs besides ``.py`` (Cython sources), and typing metadata.
+BUILD_DATA = ("*.pyx", "*.pxd")
+TYPING_DATA = ("*.pyi", "py.typed")
+#: Value of ``$KILN_PAYLOAD`` that makes ``setup.py`` install the board-side payload only.
+PAYLOAD_ENV = "KILN_PAYLOAD"
+BOARD = "board"
+
+
+def is_host_only(name):
+    """True if the dotted module or package ``name`` is host tooling (never on a board)."""
+    return any(name == h or name.startswith(h + ".") for h in HOST_ONLY)
+
+
+def is_board_module(name):
+    """True if the dotted module ``name`` belongs to the board-side payload."""
+    return name.split(".")[0] in PACKAGE_DIRS and not is_host_only(name)
+
+
+def existing_packages(root):
+    """``{top-level package: folder}`` of :data:`PACKAGE_DIRS` that exist below ``root`` (the
+    source tree; a package folder may be absent while it has no code yet)."""
+    return {pkg: os.path.join(root, rel) for pkg, rel in PACKAGE_DIRS.items()
+            if os.path.isfile(os.path.join(root, rel, "__init__.py"))}
+
+
+def packages(package_dirs, board_only):
+    """Dotted names of every package below the folders of ``package_dirs`` (``{top-level
+    package: folder}``): each directory with an ``__init__.py``.  ``board_only`` leaves the host
+    tooling out.  Sorted."""
+    found = []
+    for top, folder in package_dirs.items():
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__"
+                                 and not d.startswith("."))
+            if "__init__.py" not in filenames:
+                dirnames[:] = []
+                continue
+            rel = os.path.relpath(dirpath, folder)
+            name = top if rel == "." else top + "." + rel.replace(os.sep, ".")
+            if not (board_only and is_host_only(name)):
+                found.append(name)
+    return sorted(found)
+
+
+def extension_sources(package_dirs, board_only):
+    """``[(module name, .pyx path)]`` of every Cython module below ``package_dirs`` (see
+    :func:`packages`), sorted by module name."""
+    found = []
+    for top, folder in package_dirs.items():
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for filename in filenames:
+                if not filename.endswith(".pyx"):
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, filename[:-4]), folder)
+                name = top + "." + rel.replace(os.sep, ".")
+                if not (board_only and is_host_only(name)):
+                    found.append((name, os.path.join(dirpath, filename)))
+    return sorted(found)
