@@ -298,7 +298,11 @@ def test_default_interface_is_the_namespace_ethernet(lab):
     ({"gateway": 7}, TypeError, "gateway must be a str"),
     ({"dhcp": "yes"}, TypeError, "dhcp must be True or False"),
     ({"timeout": 0}, ValueError, "timeout must be a positive int"),
-    ({"timeout": 1.5}, ValueError, "timeout must be a positive int"),
+    ({"timeout": 1.5}, TypeError, "timeout must be a positive int"),
+    ({"timeout": 2**60}, ValueError, "timeout must be a positive int"),
+    ({"dns": "1.2.3"}, ValueError, "dns '1.2.3' is not a dotted-quad"),
+    ({"mask": "255.255.255.0", "ip": "10.0.0.2", "gateway": "10.9.0.1", "dhcp": False},
+     ValueError, "gateway 10.9.0.1 is not inside 10.0.0.2/24"),
     ({"iface": "x" * 16}, ValueError, "iface must be an interface name"),
 ])
 def test_bad_configuration_is_rejected(kwargs, error, words):
@@ -323,7 +327,7 @@ def test_host_namespace_is_refused(monkeypatch, tmp_path):
 
 
 def test_mask_conversions():
-    from driver.eth.rtnl import mask_to_prefix, prefix_to_mask
+    from driver.ip.rtnl import mask_to_prefix, prefix_to_mask
     for prefix in range(33):
         assert mask_to_prefix(prefix_to_mask(prefix)) == prefix
     assert prefix_to_mask(20) == "255.255.240.0"

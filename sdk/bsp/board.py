@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bsp.identity import BoardFacts, match_board, read_facts, device_tree_compatible, \
     DEBIAN_ARCH, machine
-from driver.eth.rtnl import Rtnl
+from driver.ip.rtnl import Rtnl
 from kiln.netguard import reconfigure_refusal
 
 _ROOT = Path(os.environ.get("KILN_SYSROOT", "/"))

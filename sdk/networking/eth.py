@@ -12,9 +12,11 @@ only reconfigures interfaces in a network namespace it created or on a Kiln imag
 from __future__ import annotations
 
 from driver.eth.linux import LinuxEthernet
-from driver.netif import CantRegisterInterfaceError, NetifEvent
+from driver.ip.layer import check_timeout
+from driver.netif import NetifEvent
 from kiln.net.addr import getaddrinfo
-from networking import ConnectionError, ConnectionTimeoutError, NetworkGenericError, ResolveError
+from networking import (CantRegisterInterfaceError, ConnectionError, ConnectionTimeoutError,
+                        NetworkGenericError, ResolveError)
 
 __all__ = ["configure", "start", "stop", "disconnect", "down", "info", "resolve", "is_connected",
            "wait_event", "link", "unlink", "is_linked", "link_info", "CantRegisterInterfaceError",
@@ -33,8 +35,7 @@ def configure(dhcp: bool = True, ip: str = "", mask: str = "", gateway: str = ""
     :func:`start`.  ``iface`` (Kiln extension) names the interface (default: ``$KILN_ETH_IFACE``
     or the first Ethernet interface).  Raises TypeError/ValueError naming a bad argument."""
     global _timeout_ms
-    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive int of milliseconds, got {timeout!r}")
+    check_timeout("configure", timeout)
     _driver.configure(dhcp=dhcp, ip=ip, mask=mask, gateway=gateway, dns=dns, iface=iface)
     _timeout_ms = timeout
 
@@ -75,6 +76,8 @@ def wait_event(timeout: int | None = None) -> NetifEvent | None:
     """Kiln extension: the next link/address event (``.kind``: ``"carrier_up"``,
     ``"carrier_down"``, ``"address_added"``, ``"address_removed"``, ``"link_removed"``), waiting up
     to ``timeout`` ms (``None``: forever); ``None`` if none came."""
+    if timeout is not None:
+        check_timeout("wait_event", timeout, minimum=0)
     return _driver.wait_event(timeout)
 
 
@@ -82,7 +85,7 @@ def resolve(host: str) -> str:
     """The first IPv4 address of ``host`` as a string, using the DNS servers in
     /etc/resolv.conf; blocks for the lookup.  Raises ResolveError if it cannot be resolved."""
     if not isinstance(host, str):
-        raise TypeError(f"host must be a str, not {type(host).__name__}")
+        raise TypeError(f"resolve(): host must be a str, not {type(host).__name__}")
     results = getaddrinfo(host, 0, _AF_INET)
     if not results:
         raise ResolveError(-2, f"no IPv4 address for {host!r}")
