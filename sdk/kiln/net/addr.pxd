@@ -12,11 +12,13 @@ cdef class SockAddr:
 
 
 # Fill ``out``/``outlen`` from a Python address for ``family``: a SockAddr, an (ip, port[, flowinfo,
-# scope_id]) tuple, or an AF_UNIX path.  TypeError for a wrong type, AddressError for a bad value.
-cdef int parse_address(object address, int family, sockaddr_storage *out, socklen_t *outlen) except -1
+# scope_id]) tuple, or an AF_UNIX path.  TypeError for a wrong type, AddressError for a bad value;
+# messages name ``func`` and its argument 'address'.
+cdef int parse_address(object address, int family, sockaddr_storage *out, socklen_t *outlen,
+                       str func) except -1
 # The Python form of a kernel sockaddr: (ip, port), (ip, port, flowinfo, scope_id), or a path.
 cdef object format_address(const sockaddr *sa, socklen_t length)
-# A port number from an int; AddressError naming the value when outside 0..65535.
-cdef int parse_port(object port) except -1
+# A port number from an int; TypeError / AddressError naming ``func`` and ``name``.
+cdef int parse_port(object port, str func, str name) except -1
 # The wildcard address of ``family`` with ``port`` (Zerynth's ``bind(port)``).
 cdef int wildcard_address(int family, int port, sockaddr_storage *out, socklen_t *outlen) except -1

@@ -15,8 +15,8 @@ cdef class SocketCore:
     cdef int64_t timeout_ns
     # errno of the last failed syscall, valid when an I/O primitive returned -1.
     cdef int err
-    # Bytes received before a timeout or error interrupted a filling read; returned first by the
-    # next read.
+    # Bytes a read took from the kernel but could not return (a timeout, an error or an exception
+    # from a signal handler interrupted it); every read returns them first.
     cdef bytearray pending
     cdef object __weakref__
 
@@ -30,18 +30,24 @@ cdef class SocketCore:
     # no exception set: the Python-visible method raises it with ``raise_errno``); -2 with a
     # Python exception set (timeout, exception from a signal handler, bad argument).
     cdef Py_ssize_t _call(self, sock_op op, void *args, short events, int flags,
-                          int64_t deadline, bint release_gil) except -2
+                          int64_t deadline, bint release_gil, bint wait_first) except -2
     cdef Py_ssize_t _recv_raw(self, char *buf, Py_ssize_t n, int flags,
                               int64_t deadline) except -2
     cdef Py_ssize_t _recv_fill(self, char *buf, Py_ssize_t n, int flags, bint fill) except -2
-    cdef Py_ssize_t _recv_into(self, object buffer, Py_ssize_t nbytes, int flags,
-                               bint fill) except -2
+    cdef Py_ssize_t _recv_into(self, object buffer, object nbytes, int flags, bint fill,
+                               str func, str buf_name, str count_name,
+                               bint none_is_all) except -2
     cdef Py_ssize_t _send_raw(self, const char *buf, Py_ssize_t n, int flags,
                               int64_t deadline) except -2
-    cdef Py_ssize_t _send_all(self, object data, int flags, bint partial_ok) except -2
-    cdef int _keep_pending(self, const char *buf, Py_ssize_t got) except -1
+    cdef Py_ssize_t _send_all(self, object data, int flags, bint partial_ok,
+                              str func, str name) except -2
+    cdef int _unread(self, const char *buf, Py_ssize_t n) except -1
     # A new bytes/bytearray of what was received; None when a syscall failed (``self.err``).
     cdef object _recv_object(self, Py_ssize_t n, int flags, bint fill, bint as_bytearray)
     cdef object _recvfrom(self, Py_ssize_t n, int flags, bint as_bytearray)
-    cdef int _bind(self, object address) except -1
+    # Stream reads of the MicroPython face; None when a syscall failed (``self.err``), with every
+    # byte already taken back in ``pending``.
+    cdef object _read_to_eof(self)
+    cdef object _read_line(self)
+    cdef int _bind(self, object address, str func) except -1
     cdef int _listen(self, int backlog) except -1

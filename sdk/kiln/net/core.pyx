@@ -6,24 +6,32 @@ In blocking mode the fd is blocking and each syscall runs with the GIL released.
 modes the fd is ``O_NONBLOCK``: the syscall is tried first (it cannot block, so the GIL is kept
 for small transfers), and only on EAGAIN does a timeout socket wait in ``wait_ready`` (``poll``
 without the GIL) until the operation's deadline.  EINTR runs the Python signal handlers and
-retries (PEP 475).  Failures become exceptions through ``kiln.net.errors``.
+retries (PEP 475).  All of this is one loop, :meth:`SocketCore._call`.  Failures become
+exceptions through ``kiln.net.errors``; bad arguments are refused by ``kiln.net.args`` and
+``kiln.net.buffers``.
 
-Data are never lost to a timeout: bytes a filling read (Zerynth ``recv``, MicroPython ``read``)
-received before its deadline passed are kept in ``pending`` and returned first by the next read.
+One place per concern:
+
+- closed sockets: every operation starts with :meth:`SocketCore._check` (or reaches the kernel
+  through ``_call``, which re-checks the fd after each signal handler);
+- the pending-bytes rule: a read that took bytes from the kernel and then fails (timeout, error,
+  exception from a signal handler) puts them back with :meth:`SocketCore._unread`; every read
+  returns ``pending`` first.  Nothing is lost and nothing is duplicated.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.bytearray cimport (PyByteArray_FromStringAndSize, PyByteArray_AS_STRING,
-                                PyByteArray_Resize)
+                                PyByteArray_GET_SIZE, PyByteArray_Resize)
 from cpython.buffer cimport (PyObject_CheckBuffer, PyObject_GetBuffer, PyBuffer_Release,
-                             PyBUF_SIMPLE, PyBUF_WRITABLE, PyBuffer_FillInfo)
+                             PyBUF_SIMPLE)
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t
 
 from kiln.net.libc cimport *
 from kiln.net.errors cimport raise_errno, raise_errno_msg
 from kiln.net.wait cimport wait_ready, deadline_after
 from kiln.net.addr cimport parse_address, format_address
+from kiln.net.args cimport int_or_fail, count_arg
+from kiln.net.buffers cimport data_view, writable_view
 
 cdef enum:
     # Reads up to this size go through a stack buffer and are copied into an exact-size result;
@@ -32,6 +40,10 @@ cdef enum:
     # Sends larger than this release the GIL even on a non-blocking fd (the copy into the kernel
     # takes a while); smaller non-blocking sends keep it.
     NOGIL_SEND = 65536
+    # read() without a size grows its result by this much per recv.
+    READ_CHUNK = 65536
+    # readline() peeks at most this much to find the newline.
+    LINE_PEEK = 1024
 
 
 # ---- the syscalls, as operations for SocketCore._call ---------------------------------------
@@ -42,8 +54,9 @@ cdef struct IoArgs:
     char *buf
     size_t n
     int flags
-    sockaddr *addr          # recvfrom/accept: filled in; sendto: the destination
+    sockaddr *addr          # recvfrom/accept: filled in; sendto/connect: the destination
     socklen_t addrlen
+    bint started            # connect: connect(2) was called once already
 
 
 cdef Py_ssize_t _op_recv(int fd, void *args) noexcept nogil:
@@ -74,23 +87,29 @@ cdef Py_ssize_t _op_accept(int fd, void *args) noexcept nogil:
     return accept4(fd, a.addr, &a.addrlen, SOCK_CLOEXEC)
 
 
-cdef inline int _fill_view(object data, Py_buffer *view) except -1:
-    """Get a read-only view of ``data``: any C-contiguous buffer, or a str (as UTF-8)."""
-    cdef const char *utf8
-    cdef Py_ssize_t size
-    if isinstance(data, str):
-        utf8 = PyUnicode_AsUTF8AndSize(data, &size)   # cached in the str: no copy
-        PyBuffer_FillInfo(view, data, <void*>utf8, size, 1, PyBUF_SIMPLE)
+cdef Py_ssize_t _op_connect(int fd, void *args) noexcept nogil:
+    """connect(2), called once: interrupted (EINTR), it goes on in the kernel, so a retry
+    reports EINPROGRESS instead of starting it again (CPython's internal_connect)."""
+    global errno
+    cdef IoArgs *a = <IoArgs*>args
+    if a.started:
+        errno = EINPROGRESS
+        return -1
+    a.started = True
+    return connect(fd, a.addr, a.addrlen)
+
+
+cdef Py_ssize_t _op_connect_result(int fd, void *args) noexcept nogil:
+    """The outcome of a connect() that went on in the background: 0, or -1 with its errno."""
+    global errno
+    cdef int soerr = 0
+    cdef socklen_t size = sizeof(int)
+    if getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &size) < 0:
+        return -1
+    if soerr == 0:
         return 0
-    if not PyObject_CheckBuffer(data):
-        raise TypeError(f"data must be bytes, bytearray, memoryview or str, "
-                        f"not {type(data).__name__}")
-    PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
-    return 0
-
-
-cdef inline void _release_view(Py_buffer *view):
-    PyBuffer_Release(view)
+    errno = soerr
+    return -1
 
 
 cdef class SocketCore:
@@ -111,13 +130,12 @@ cdef class SocketCore:
         cdef int fd, value
         cdef socklen_t size = sizeof(int)
         if fileno is not None:
-            if not isinstance(fileno, int):
-                raise TypeError(f"fileno must be an int, not {type(fileno).__name__}")
-            if fileno < 0:
-                raise ValueError(f"fileno must be a non-negative fd, got {fileno}")
-            fd = fileno
+            fd = int_or_fail(fileno, "socket", "fileno")
+            if fd < 0:
+                raise ValueError(f"socket() argument 'fileno' must be a descriptor >= 0 or None, "
+                                 f"got {fd}")
             if getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &value, &size) < 0:
-                raise_errno(errno)
+                raise_errno_msg(errno, f"socket(fileno={fd})")
             family = value
             getsockopt(fd, SOL_SOCKET, SO_TYPE, &value, &size)
             stype = value
@@ -152,6 +170,7 @@ cdef class SocketCore:
         return 0
 
     cdef int _check(self) except -1:
+        """The closed-socket check: OSError(EBADF) once the socket is closed or detached."""
         if self.fd < 0:
             raise_errno_msg(EBADF, "the socket is closed")
         return 0
@@ -171,9 +190,11 @@ cdef class SocketCore:
                 raise_errno(errno)
 
     def detach(self):
-        """Give up ownership of the fd without closing it; return the fd."""
+        """Give up ownership of the fd without closing it; return the fd (-1 if closed).
+        Bytes kept for the next read (see docs/sockets.md) are dropped with the socket."""
         fd = self.fd
         self.fd = -1
+        self.pending = None
         return fd
 
     def __enter__(self):
@@ -227,21 +248,25 @@ cdef class SocketCore:
     cdef int64_t _deadline(self) noexcept:
         return deadline_after(self.timeout_ns) if self.timeout_ns > 0 else -1
 
-    # ---- receiving -----------------------------------------------------------------------
+    # ---- the one retry/wait loop -----------------------------------------------------------
 
     cdef Py_ssize_t _call(self, sock_op op, void *args, short events, int flags,
-                          int64_t deadline, bint release_gil) except -2:
-        """Run ``op`` on the fd until it succeeds, per the socket's mode (CPython's sock_call).
+                          int64_t deadline, bint release_gil, bint wait_first) except -2:
+        """Run ``op`` on the fd until it succeeds, per the socket's mode (CPython's sock_call_ex).
 
         Returns the syscall's result (>= 0), or -1 with the errno in ``self.err`` (EAGAIN only
-        for a non-blocking socket or MSG_DONTWAIT).  EINTR runs the Python signal handlers and
+        for a non-blocking socket or MSG_DONTWAIT in ``flags``, which never waits).  EINTR runs the Python signal handlers and
         retries (PEP 475; a handler's exception propagates, -2); on a timeout socket EAGAIN waits
         for ``events`` until ``deadline`` (TimeoutError, -2).  ``release_gil`` drops the GIL
-        around the syscall (always when the fd is blocking).
+        around the syscall (always when the fd is blocking).  ``wait_first`` waits for ``events``
+        before the first call, whatever the mode (the outcome of a connect in progress).
         """
         cdef ssize_t r
         cdef int err
         cdef int fd = self.fd
+        if wait_first and fd >= 0:
+            wait_ready(fd, events, deadline)
+            fd = self.fd
         while True:
             if fd < 0:
                 self.err = EBADF
@@ -264,22 +289,37 @@ cdef class SocketCore:
                 return -1
             fd = self.fd     # a signal handler may have closed the socket
 
+    # ---- receiving -----------------------------------------------------------------------
+
     cdef Py_ssize_t _recv_raw(self, char *buf, Py_ssize_t n, int flags,
                               int64_t deadline) except -2:
         """One recv(2) through :meth:`_call`: >0 bytes, 0 at EOF, -1 on failure."""
         cdef IoArgs args
         args.buf, args.n, args.flags = buf, n, flags
-        return self._call(_op_recv, &args, POLLIN, flags, deadline, False)
+        return self._call(_op_recv, &args, POLLIN, flags, deadline, False, False)
+
+    cdef int _unread(self, const char *buf, Py_ssize_t n) except -1:
+        """Put ``n`` bytes back in front of ``pending``: the next read returns them first."""
+        if n <= 0:
+            return 0
+        data = PyByteArray_FromStringAndSize(buf, n)
+        if self.pending is None:
+            self.pending = data
+        else:
+            self.pending[:0] = data
+        return 0
 
     cdef Py_ssize_t _recv_fill(self, char *buf, Py_ssize_t n, int flags, bint fill) except -2:
         """Receive into ``buf``: one recv, or (``fill``, stream sockets) until ``n`` bytes or EOF.
 
-        Returns the count, or -1 (``self.err``) if nothing was received.  Bytes received before
-        a timeout or an error are kept in ``pending`` for the next read, and the timeout/error is
-        reported; a non-blocking socket returns what it got before EAGAIN.
+        ``pending`` comes first.  Returns the count, or -1 (``self.err``) if nothing was
+        received.  Bytes received before a timeout, an error or an exception are put back
+        (:meth:`_unread`) and the timeout/error/exception is reported; a non-blocking socket
+        returns what it got before EAGAIN.
         """
         cdef Py_ssize_t got = 0, r, take
         cdef int64_t deadline
+        self._check()
         if self.pending is not None:
             take = min(n, len(self.pending))
             memcpy(buf, PyByteArray_AS_STRING(self.pending), take)
@@ -303,34 +343,24 @@ cdef class SocketCore:
                 if r < 0:
                     if got == 0 or self.err == EAGAIN:
                         return got if got else -1
-                    self._keep_pending(buf, got)
+                    self._unread(buf, got)
                     return -1
                 got += r
                 if not fill or got == n:
                     return got
-                # A signal that arrives after some bytes makes recv() return short instead of
+                # A signal arriving while data keeps coming makes recv() return short instead of
                 # failing with EINTR: run the handlers between chunks (PEP 475).
                 PyErr_CheckSignals()
         except BaseException:
-            if got > 0:
-                self._keep_pending(buf, got)
+            self._unread(buf, got)
             raise
 
-    cdef int _keep_pending(self, const char *buf, Py_ssize_t got) except -1:
-        data = PyByteArray_FromStringAndSize(buf, got)
-        if self.pending is None:
-            self.pending = data
-        else:
-            self.pending[:0] = data
-        return 0
-
     cdef object _recv_object(self, Py_ssize_t n, int flags, bint fill, bint as_bytearray):
-        """A new bytes/bytearray with what was received; None on failure (``self.err``)."""
+        """A new bytes/bytearray with what was received; None on failure (``self.err``).
+        ``n`` has been checked (``args.size_or_fail``): it is >= 0 and can be allocated."""
         cdef char small[STACK_RECV]
         cdef Py_ssize_t got
         cdef object result
-        if n < 0:
-            raise ValueError(f"bufsize must be >= 0, got {n}")
         if n <= STACK_RECV:
             got = self._recv_fill(small, n, flags, fill)
             if got < 0:
@@ -338,8 +368,12 @@ cdef class SocketCore:
             if as_bytearray:
                 return PyByteArray_FromStringAndSize(small, got)
             return PyBytes_FromStringAndSize(small, got)
+        self._check()
         if as_bytearray:
-            result = PyByteArray_FromStringAndSize(NULL, n)
+            # Grown from empty: PyByteArray_FromStringAndSize(NULL, n) mishandles a failed
+            # allocation in CPython 3.11 ("deallocated bytearray object has exported buffers").
+            result = PyByteArray_FromStringAndSize(NULL, 0)
+            PyByteArray_Resize(result, n)
             got = self._recv_fill(PyByteArray_AS_STRING(result), n, flags, fill)
             if got < 0:
                 return None
@@ -352,24 +386,17 @@ cdef class SocketCore:
             return None
         return result if got == n else result[:got]
 
-    cdef Py_ssize_t _recv_into(self, object buffer, Py_ssize_t nbytes, int flags,
-                               bint fill) except -2:
+    cdef Py_ssize_t _recv_into(self, object buffer, object nbytes, int flags, bint fill,
+                               str func, str buf_name, str count_name,
+                               bint none_is_all) except -2:
+        """Receive into the writable ``buffer``; ``nbytes`` per ``args.count_arg`` (None, or
+        else -1, is the whole buffer).  Argument names are for the error messages."""
         cdef Py_buffer view
-        cdef Py_ssize_t got
-        if not PyObject_CheckBuffer(buffer) or isinstance(buffer, (bytes, str)):
-            raise TypeError(f"buffer must be a writable bytes-like object (bytearray, "
-                            f"memoryview, array), not {type(buffer).__name__}")
-        PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        cdef Py_ssize_t got, n
+        writable_view(buffer, &view, func, buf_name)
         try:
-            if nbytes < 0:
-                if nbytes != -1:
-                    raise ValueError(f"nbytes/bufsize must be >= 0 (or -1 for the whole "
-                                     f"buffer), got {nbytes}")
-                nbytes = view.len
-            elif nbytes > view.len:
-                raise ValueError(f"nbytes/bufsize {nbytes} is larger than the buffer "
-                                 f"({view.len} bytes)")
-            got = self._recv_fill(<char*>view.buf, nbytes, flags, fill)
+            n = count_arg(nbytes, view.len, func, count_name, none_is_all, not none_is_all)
+            got = self._recv_fill(<char*>view.buf, n, flags, fill)
         finally:
             PyBuffer_Release(&view)
         return got
@@ -382,16 +409,16 @@ cdef class SocketCore:
         cdef sockaddr_storage ss
         cdef IoArgs args
         cdef ssize_t r
-        if n < 0:
-            raise ValueError(f"bufsize must be >= 0, got {n}")
+        self._check()
         if self.pending is not None and self.sock_type == SOCK_STREAM:
             data = self._recv_object(n, flags, False, as_bytearray)
             return None if data is None else (data, None)
         if n > STACK_RECV:
-            result = PyByteArray_FromStringAndSize(NULL, n)
+            result = PyByteArray_FromStringAndSize(NULL, 0)
+            PyByteArray_Resize(result, n)
             buf = PyByteArray_AS_STRING(result)
         args.buf, args.n, args.flags, args.addr = buf, n, flags, <sockaddr*>&ss
-        r = self._call(_op_recvfrom, &args, POLLIN, flags, self._deadline(), False)
+        r = self._call(_op_recvfrom, &args, POLLIN, flags, self._deadline(), False, False)
         if r < 0:
             return None
         if result is None:
@@ -404,31 +431,87 @@ cdef class SocketCore:
             else None
         return data, address
 
-    def recvfrom_into(self, buffer, Py_ssize_t nbytes=-1, int flags=0):
+    cdef object _read_to_eof(self):
+        """Everything until EOF (MicroPython's ``read()``); a non-blocking socket stops at EAGAIN
+        and returns what it got (None if nothing).  On a failure or an exception every byte
+        gathered is put back first (:meth:`_unread`)."""
+        cdef bytearray acc = bytearray()
+        cdef Py_ssize_t used = 0, r
+        try:
+            while True:
+                PyByteArray_Resize(acc, used + READ_CHUNK)
+                r = self._recv_fill(PyByteArray_AS_STRING(acc) + used, READ_CHUNK, 0, False)
+                if r <= 0:
+                    break
+                used += r
+        except BaseException:
+            self._unread(PyByteArray_AS_STRING(acc), used)
+            raise
+        PyByteArray_Resize(acc, used)
+        if r < 0:
+            if self.err != EAGAIN:
+                self._unread(PyByteArray_AS_STRING(acc), used)
+                return None
+            if used == 0:
+                return None
+        return bytes(acc)
+
+    cdef object _read_line(self):
+        """One line through b"\\n" or EOF (MicroPython's ``readline()``); b"" at EOF.  Reads no
+        byte past the newline (peeks, then takes).  A non-blocking socket returns the part there
+        now (None if nothing).  On a failure or an exception the partial line is put back."""
+        cdef char peek[LINE_PEEK]
+        cdef bytearray line = bytearray()
+        cdef Py_ssize_t n, take, start
+        cdef const char *nl
+        try:
+            while True:
+                n = self._recv_fill(peek, LINE_PEEK, MSG_PEEK, False)
+                if n <= 0:
+                    break
+                nl = <const char*>memchr(peek, 10, n)
+                take = (nl - peek) + 1 if nl != NULL else n
+                start = PyByteArray_GET_SIZE(line)
+                PyByteArray_Resize(line, start + take)
+                n = self._recv_fill(PyByteArray_AS_STRING(line) + start, take, 0, True)
+                if n < take:
+                    PyByteArray_Resize(line, start + (n if n > 0 else 0))
+                    if n < 0:
+                        break
+                if nl != NULL:
+                    return bytes(line)
+        except BaseException:
+            self._unread(PyByteArray_AS_STRING(line), PyByteArray_GET_SIZE(line))
+            raise
+        if n < 0:
+            if self.err != EAGAIN:
+                self._unread(PyByteArray_AS_STRING(line), PyByteArray_GET_SIZE(line))
+                return None
+            if not line:
+                return None
+        return bytes(line)
+
+    def recvfrom_into(self, buffer, nbytes=-1, flags=0):
         """Receive one datagram (or what a stream has) into ``buffer``; return ``(n, address)``.
         ``nbytes`` -1 means ``len(buffer)``."""
         cdef Py_buffer view
         cdef sockaddr_storage ss
         cdef IoArgs args
         cdef ssize_t r = 0
-        if not PyObject_CheckBuffer(buffer) or isinstance(buffer, (bytes, str)):
-            raise TypeError(f"buffer must be a writable bytes-like object, "
-                            f"not {type(buffer).__name__}")
-        PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
+        cdef Py_ssize_t n
+        cdef int c_flags = int_or_fail(flags, "recvfrom_into", "flags")
+        writable_view(buffer, &view, "recvfrom_into", "buffer")
         try:
-            if nbytes < 0:
-                if nbytes != -1:
-                    raise ValueError(f"nbytes/bufsize must be >= 0 (or -1), got {nbytes}")
-                nbytes = view.len
-            elif nbytes > view.len:
-                raise ValueError(f"nbytes/bufsize {nbytes} is larger than the buffer "
-                                 f"({view.len} bytes)")
+            n = count_arg(nbytes, view.len, "recvfrom_into", "nbytes", False, True)
+            self._check()
             if self.pending is not None and self.sock_type == SOCK_STREAM:
-                r = self._recv_fill(<char*>view.buf, nbytes, flags, False)
+                r = self._recv_fill(<char*>view.buf, n, c_flags, False)
+                if r < 0:
+                    raise_errno(self.err)
                 return r, None
-            args.buf, args.n, args.flags = <char*>view.buf, nbytes, flags
+            args.buf, args.n, args.flags = <char*>view.buf, n, c_flags
             args.addr = <sockaddr*>&ss
-            r = self._call(_op_recvfrom, &args, POLLIN, flags, self._deadline(), False)
+            r = self._call(_op_recvfrom, &args, POLLIN, c_flags, self._deadline(), False, False)
         finally:
             PyBuffer_Release(&view)
         if r < 0:
@@ -445,9 +528,10 @@ cdef class SocketCore:
         Large sends release the GIL even on a non-blocking fd (the copy takes a while)."""
         cdef IoArgs args
         args.buf, args.n, args.flags = <char*>buf, n, flags
-        return self._call(_op_send, &args, POLLOUT, flags, deadline, n > NOGIL_SEND)
+        return self._call(_op_send, &args, POLLOUT, flags, deadline, n > NOGIL_SEND, False)
 
-    cdef Py_ssize_t _send_all(self, object data, int flags, bint partial_ok) except -2:
+    cdef Py_ssize_t _send_all(self, object data, int flags, bint partial_ok,
+                              str func, str name) except -2:
         """Send all of ``data`` (one deadline for the whole call); return the count sent.
 
         -1 (``self.err``) on failure.  With ``partial_ok`` a non-blocking socket stops at EAGAIN
@@ -456,8 +540,9 @@ cdef class SocketCore:
         cdef Py_buffer view
         cdef Py_ssize_t sent = 0, r
         cdef int64_t deadline
-        _fill_view(data, &view)
+        data_view(data, &view, func, name)
         try:
+            self._check()
             deadline = self._deadline()
             while sent < view.len:
                 r = self._send_raw(<const char*>view.buf + sent, view.len - sent, flags,
@@ -472,10 +557,10 @@ cdef class SocketCore:
                     # short count, not EINTR, so run the handlers between chunks.
                     PyErr_CheckSignals()
         finally:
-            _release_view(&view)
+            PyBuffer_Release(&view)
         return sent
 
-    def send(self, data, int flags=0):
+    def send(self, data, flags=0):
         """Send ``data`` (bytes-like or str as UTF-8) once; return the count sent (may be short).
 
         Blocks per the socket's mode; raises OSError (BlockingIOError when a non-blocking socket
@@ -483,37 +568,39 @@ cdef class SocketCore:
         """
         cdef Py_buffer view
         cdef Py_ssize_t r
-        _fill_view(data, &view)
+        cdef int c_flags = int_or_fail(flags, "send", "flags")
+        data_view(data, &view, "send", "data")
         try:
-            r = self._send_raw(<const char*>view.buf, view.len, flags, self._deadline())
+            r = self._send_raw(<const char*>view.buf, view.len, c_flags, self._deadline())
         finally:
-            _release_view(&view)
+            PyBuffer_Release(&view)
         if r < 0:
             raise_errno(self.err)
         return r
 
-    def sendall(self, data, int flags=0):
+    def sendall(self, data, flags=0):
         """Send all of ``data``; return None.  On error (or timeout) raise: how much was sent is
         not reported.  The timeout, if any, bounds the whole call."""
-        if self._send_all(data, flags, False) < 0:
+        if self._send_all(data, int_or_fail(flags, "sendall", "flags"), False, "sendall",
+                          "data") < 0:
             raise_errno(self.err)
 
-    def sendto(self, data, address, int flags=0):
+    def sendto(self, data, address, flags=0):
         """Send one datagram ``data`` to ``address``; return the count sent."""
         cdef Py_buffer view
         cdef sockaddr_storage ss
         cdef IoArgs args
         cdef ssize_t r
-        self._check()
-        parse_address(address, self.sock_family, &ss, &args.addrlen)
-        _fill_view(data, &view)
+        cdef int c_flags = int_or_fail(flags, "sendto", "flags")
+        parse_address(address, self.sock_family, &ss, &args.addrlen, "sendto")
+        data_view(data, &view, "sendto", "data")
         try:
-            args.buf, args.n, args.flags = <char*>view.buf, view.len, flags
+            args.buf, args.n, args.flags = <char*>view.buf, view.len, c_flags
             args.addr = <sockaddr*>&ss
-            r = self._call(_op_sendto, &args, POLLOUT, flags, self._deadline(),
-                           view.len > NOGIL_SEND)
+            r = self._call(_op_sendto, &args, POLLOUT, c_flags, self._deadline(),
+                           view.len > NOGIL_SEND, False)
         finally:
-            _release_view(&view)
+            PyBuffer_Release(&view)
         if r < 0:
             raise_errno(self.err)
         return r
@@ -525,48 +612,39 @@ cdef class SocketCore:
         a non-blocking socket raises BlockingIOError(EINPROGRESS) and completes in background).
         A connected UDP socket only receives datagrams from ``address``."""
         cdef sockaddr_storage ss
-        cdef socklen_t sslen, size
-        cdef int r, err, fd, soerr
+        cdef IoArgs args
+        cdef Py_ssize_t r
+        cdef int64_t deadline
+        parse_address(address, self.sock_family, &ss, &args.addrlen, "connect")
+        args.addr = <sockaddr*>&ss
+        args.started = False
         self._check()
-        parse_address(address, self.sock_family, &ss, &sslen)
-        fd = self.fd
-        if self.timeout_ns < 0:
-            with nogil:
-                r = connect(fd, <sockaddr*>&ss, sslen)
-                err = errno
-        else:
-            r = connect(fd, <sockaddr*>&ss, sslen)
-            err = errno
+        deadline = self._deadline()
+        # As CPython's internal_connect() through sock_call_ex(): one connect(2) (EINTR runs the
+        # signal handlers; the connection goes on in the kernel), then, when it is in progress on
+        # a blocking or timeout socket, _call waits for it and reads its outcome.  An EAGAIN
+        # (AF_UNIX listener's queue full) is reported, not waited for (MSG_DONTWAIT).
+        r = self._call(_op_connect, &args, POLLOUT, MSG_DONTWAIT, deadline, False, False)
         if r == 0:
             return None
-        if err == EINTR:
-            # PEP 475: an interrupted connect() goes on in the kernel; wait for its outcome.
-            PyErr_CheckSignals()  # runs handlers; raises what they raise
-            err = EINPROGRESS
-            if self.timeout_ns == 0:
-                raise_errno(EINPROGRESS)
-        if err == EINPROGRESS and self.timeout_ns != 0:
-            wait_ready(fd, POLLOUT, self._deadline())
-            size = sizeof(int)
-            if getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &size) < 0:
-                raise_errno(errno)
-            if soerr == 0:
+        if self.err == EINPROGRESS and self.timeout_ns != 0:
+            r = self._call(_op_connect_result, NULL, POLLOUT, 0, deadline, False, True)
+            if r == 0:
                 return None
-            err = soerr
-        raise_errno(err)
+        raise_errno(self.err)
 
-    cdef int _bind(self, object address) except -1:
+    cdef int _bind(self, object address, str func) except -1:
         cdef sockaddr_storage ss
         cdef socklen_t sslen
+        parse_address(address, self.sock_family, &ss, &sslen, func)
         self._check()
-        parse_address(address, self.sock_family, &ss, &sslen)
         if bind(self.fd, <sockaddr*>&ss, sslen) < 0:
-            raise_errno_msg(errno, f"bind({address!r})")
+            raise_errno_msg(errno, f"{func}({address!r})")
         return 0
 
     def bind(self, address):
         """Bind the socket to ``address`` (the socket must not be bound already)."""
-        self._bind(address)
+        self._bind(address, "bind")
 
     cdef int _listen(self, int backlog) except -1:
         self._check()
@@ -585,60 +663,70 @@ cdef class SocketCore:
         cdef SocketCore conn
         self._check()
         args.addr = <sockaddr*>&ss
-        r = self._call(_op_accept, &args, POLLIN, 0, self._deadline(), False)
+        r = self._call(_op_accept, &args, POLLIN, 0, self._deadline(), False, False)
         if r < 0:
             raise_errno(self.err)
         conn = type(self).__new__(type(self))
         conn._adopt(<int>r, self.sock_family, self.sock_type, self.sock_proto)
         return conn, format_address(<sockaddr*>&ss, args.addrlen)
 
-    def shutdown(self, int how):
+    def shutdown(self, how):
         """Shut down reading (SHUT_RD), writing (SHUT_WR) or both (SHUT_RDWR)."""
+        cdef int c_how = int_or_fail(how, "shutdown", "how")
+        if c_how != SHUT_RD and c_how != SHUT_WR and c_how != SHUT_RDWR:
+            raise ValueError(f"shutdown() argument 'how' must be SHUT_RD ({SHUT_RD}), SHUT_WR "
+                             f"({SHUT_WR}) or SHUT_RDWR ({SHUT_RDWR}), got {c_how}")
         self._check()
-        if shutdown(self.fd, how) < 0:
+        if shutdown(self.fd, c_how) < 0:
             raise_errno(errno)
 
     # ---- options and names -----------------------------------------------------------------
 
-    def setsockopt(self, int level, int optname, value):
+    def setsockopt(self, level, optname, value):
         """Set a socket option: ``value`` is an int (C int) or a bytes-like object."""
         cdef int ivalue
         cdef Py_buffer view
         cdef int r
-        self._check()
+        cdef int c_level = int_or_fail(level, "setsockopt", "level")
+        cdef int c_optname = int_or_fail(optname, "setsockopt", "optname")
         if isinstance(value, int):
-            if not (-2**31 <= value < 2**31):
-                raise ValueError(f"option value {value} does not fit a C int")
-            ivalue = value
-            r = setsockopt(self.fd, level, optname, &ivalue, sizeof(int))
+            ivalue = int_or_fail(value, "setsockopt", "value")
+            self._check()
+            r = setsockopt(self.fd, c_level, c_optname, &ivalue, sizeof(int))
         elif PyObject_CheckBuffer(value):
-            PyObject_GetBuffer(value, &view, PyBUF_SIMPLE)
+            data_view(value, &view, "setsockopt", "value")
             try:
-                r = setsockopt(self.fd, level, optname, view.buf, <socklen_t>view.len)
+                self._check()
+                r = setsockopt(self.fd, c_level, c_optname, view.buf, <socklen_t>view.len)
             finally:
                 PyBuffer_Release(&view)
         else:
-            raise TypeError(f"option value must be an int or a bytes-like object, "
-                            f"not {type(value).__name__}")
+            raise TypeError(f"setsockopt() argument 'value' must be an int or a bytes-like "
+                            f"object, not {type(value).__name__}")
         if r < 0:
-            raise_errno_msg(errno, f"setsockopt(level={level}, optname={optname})")
+            raise_errno_msg(errno, f"setsockopt(level={c_level}, optname={c_optname})")
 
-    def getsockopt(self, int level, int optname, int buflen=0):
-        """Return an option: an int when ``buflen`` is 0, else bytes of at most ``buflen``."""
+    def getsockopt(self, level, optname, buflen=0):
+        """Return an option: an int when ``buflen`` is 0, else bytes of at most ``buflen``
+        (1..1024)."""
         cdef int ivalue = 0
         cdef socklen_t size
         cdef char buf[1024]
+        cdef int c_level = int_or_fail(level, "getsockopt", "level")
+        cdef int c_optname = int_or_fail(optname, "getsockopt", "optname")
+        cdef int c_buflen = int_or_fail(buflen, "getsockopt", "buflen")
+        if not (0 <= c_buflen <= 1024):
+            raise ValueError(f"getsockopt() argument 'buflen' must be 0 (an int option) or "
+                             f"1..1024 (bytes), got {c_buflen}")
         self._check()
-        if buflen == 0:
+        if c_buflen == 0:
             size = sizeof(int)
-            if getsockopt(self.fd, level, optname, &ivalue, &size) < 0:
-                raise_errno_msg(errno, f"getsockopt(level={level}, optname={optname})")
+            if getsockopt(self.fd, c_level, c_optname, &ivalue, &size) < 0:
+                raise_errno_msg(errno, f"getsockopt(level={c_level}, optname={c_optname})")
             return ivalue
-        if not (0 < buflen <= 1024):
-            raise ValueError(f"buflen must be in 1-1024, got {buflen}")
-        size = buflen
-        if getsockopt(self.fd, level, optname, buf, &size) < 0:
-            raise_errno_msg(errno, f"getsockopt(level={level}, optname={optname})")
+        size = c_buflen
+        if getsockopt(self.fd, c_level, c_optname, buf, &size) < 0:
+            raise_errno_msg(errno, f"getsockopt(level={c_level}, optname={c_optname})")
         return PyBytes_FromStringAndSize(buf, size)
 
     def getsockname(self):

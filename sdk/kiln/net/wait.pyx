@@ -5,7 +5,8 @@
 time from the deadline on every retry, so signals never stretch a timeout.
 """
 from cpython.exc cimport PyErr_CheckSignals
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, INT64_MAX
+from libc.limits cimport INT_MAX
 
 from kiln.net.libc cimport (clock_gettime, timespec, CLOCK_MONOTONIC, poll, pollfd,
                             errno, EINTR, EBADF, POLLNVAL)
@@ -19,9 +20,13 @@ cdef int64_t now_ns() noexcept nogil:
 
 
 cdef int64_t deadline_after(int64_t timeout_ns) noexcept nogil:
+    cdef int64_t now
     if timeout_ns < 0:
         return -1
-    return now_ns() + timeout_ns
+    now = now_ns()
+    if timeout_ns > INT64_MAX - now:
+        return INT64_MAX        # centuries away: saturate instead of overflowing
+    return now + timeout_ns
 
 
 cdef int wait_ready(int fd, short events, int64_t deadline) except -1:
@@ -42,8 +47,12 @@ cdef int wait_ready(int fd, short events, int64_t deadline) except -1:
             remaining = deadline - now_ns()
             if remaining <= 0:
                 return raise_timeout()
-            # Round up so a sub-millisecond remainder does not spin with poll(0).
-            timeout_ms = <int>((remaining + 999999) // 1000000)
+            # Round up so a sub-millisecond remainder does not spin with poll(0); cap at what an
+            # int holds (about 24.8 days: poll returns then and the remainder is recomputed).
+            if remaining > <int64_t>INT_MAX * 1000000 - 999999:
+                timeout_ms = INT_MAX
+            else:
+                timeout_ms = <int>((remaining + 999999) // 1000000)
         pfd.revents = 0
         with nogil:
             r = poll(&pfd, 1, timeout_ms)

@@ -1,0 +1,60 @@
+"""Buffer acquisition for every call that sends data or receives into a buffer, in one place.
+
+``data_view`` gives a read-only view of data to send (any C-contiguous bytes-like object, or a
+``str`` as UTF-8); ``writable_view`` a view of a buffer to receive into (writable and
+C-contiguous).  Refusals are ``TypeError`` (as in CPython, never ``BufferError``) naming the
+function, the argument and what is allowed; the diagnosis only runs on the error path.
+"""
+from cpython.buffer cimport (PyObject_CheckBuffer, PyObject_GetBuffer, PyBuffer_Release,
+                             PyBuffer_FillInfo, PyBUF_SIMPLE, PyBUF_WRITABLE, PyBUF_FULL_RO)
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+
+
+cdef str _why_not(object obj, bint writable):
+    """Why ``obj`` cannot give a (writable) C-contiguous buffer, for the error message."""
+    cdef Py_buffer view
+    try:
+        PyObject_GetBuffer(obj, &view, PyBUF_FULL_RO)
+    except BufferError as exc:
+        return f"its buffer cannot be exported ({exc})"
+    try:
+        if writable and view.readonly:
+            return f"{type(obj).__name__} is read-only"
+        return f"this {type(obj).__name__} is not C-contiguous"
+    finally:
+        PyBuffer_Release(&view)
+
+
+cdef int data_view(object data, Py_buffer *view, str func, str name) except -1:
+    cdef const char *utf8
+    cdef Py_ssize_t size
+    if isinstance(data, str):
+        try:
+            utf8 = PyUnicode_AsUTF8AndSize(data, &size)   # cached in the str: no copy
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{func}() argument '{name}' must be valid Unicode to be sent as "
+                             f"UTF-8 ({exc.reason} at index {exc.start})") from None
+        PyBuffer_FillInfo(view, data, <void*>utf8, size, 1, PyBUF_SIMPLE)
+        return 0
+    if not PyObject_CheckBuffer(data):
+        raise TypeError(f"{func}() argument '{name}' must be a bytes-like object (bytes, "
+                        f"bytearray, memoryview, array) or str, not {type(data).__name__}")
+    try:
+        PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
+    except BufferError:
+        raise TypeError(f"{func}() argument '{name}' must be a contiguous bytes-like object: "
+                        f"{_why_not(data, False)}") from None
+    return 0
+
+
+cdef int writable_view(object buffer, Py_buffer *view, str func, str name) except -1:
+    if not PyObject_CheckBuffer(buffer):
+        raise TypeError(f"{func}() argument '{name}' must be a writable bytes-like object "
+                        f"(bytearray, memoryview, array), not {type(buffer).__name__}")
+    try:
+        PyObject_GetBuffer(buffer, view, PyBUF_WRITABLE)
+    except BufferError:
+        raise TypeError(f"{func}() argument '{name}' must be a writable, contiguous bytes-like "
+                        f"object (bytearray, memoryview, array): "
+                        f"{_why_not(buffer, True)}") from None
+    return 0
