@@ -1,10 +1,11 @@
 """Host tests of ``networking.eth`` and its Linux driver (fast tier: no QEMU).
 
-Each test builds its own lab (:class:`tests.eth.netlab.EthLab`): two network namespaces joined by a
-veth pair, dnsmasq on the far end, and the driver running inside the near namespace in an agent
-subprocess.  What the driver did is checked independently: with ``ip -j`` inside the namespace,
-the namespace's resolv.conf and dnsmasq's log and lease file.  Needs root, iproute2, dnsmasq and
-busybox (requirements/apt.txt); nothing on the host's own interfaces changes.
+Each test builds its own lab (:class:`tests.eth.netlab.EthLab`, Kiln's ``NetLab`` in veth mode):
+the lab namespace with dnsmasq on ``kpeer0``, joined by a veth pair to the device namespace,
+where the driver runs on ``keth0`` in an agent subprocess.  What the driver did is checked
+independently: with ``ip -j`` inside the device namespace, its resolv.conf and dnsmasq's log
+and lease file.  Needs root, iproute2, dnsmasq and busybox (requirements/apt.txt); nothing on
+the host's own interfaces changes.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kiln.host.runner import netns  # noqa: E402
 from tests.eth.netlab import (DNS_ADDRESS, DNS_NAME, FAR_IP, LOCAL_DOMAIN, NEAR_IF,  # noqa: E402
                               POOL, SUBNET_MASK, EthLab, wait_for)
 
@@ -29,12 +31,14 @@ pytestmark = pytest.mark.usefixtures("watchdog")
 def lab():
     """A fresh two-namespace lab, torn down (namespaces, processes, files) even on failure."""
     assert os.geteuid() == 0, "the eth host tests create network namespaces: run them as root"
-    built = EthLab()
+    built = EthLab().start()
+    namespaces, etc_dir = [built.name, built.device_netns], built.device_resolv_conf.parent
     try:
         yield built
     finally:
         built.close()
-    assert not Path(f"/run/netns/{built.near}").exists(), "lab namespace left behind"
+    assert not [ns for ns in namespaces if netns.exists(ns)], "lab namespace left behind"
+    assert not etc_dir.exists(), f"{etc_dir} left behind"
 
 
 def in_pool(ip: str) -> bool:
@@ -75,13 +79,13 @@ def test_dhcp_lease_is_applied_and_reported(lab):
     dhcp, ip, mask, gateway, dns, mac = agent.ok("info")
     assert dhcp is True and in_pool(ip)
     assert (mask, gateway, dns) == (SUBNET_MASK, FAR_IP, FAR_IP)
-    assert mac == lab.near_link()["address"]
+    assert mac == lab.device_link_state()["address"]
     # The kernel and the namespace's resolv.conf agree with info().
-    assert lab.near_ipv4() == [(ip, 24)]
-    assert lab.near_default_gateways() == [FAR_IP]
-    assert f"nameserver {FAR_IP}" in lab.resolv_conf.read_text().splitlines()
-    assert f"DHCPACK(kpeer0) {ip} {mac}" in lab.log()
-    assert ip in lab.leases.read_text()
+    assert lab.device_ipv4() == [(ip, 24)]
+    assert lab.device_default_gateways() == [FAR_IP]
+    assert f"nameserver {FAR_IP}" in lab.device_resolv_conf.read_text().splitlines()
+    assert f"DHCPACK(kpeer0) {ip} {mac}" in lab.dnsmasq_log()
+    assert ip in lab.leased()
     assert agent.ok("is_connected") is True
     assert agent.ok("is_linked") is True
     assert agent.ok("link_info") == [ip, mask, gateway, dns, mac]
@@ -93,7 +97,7 @@ def test_resolve_uses_the_leased_dns_server(lab):
     agent = dhcp_started(lab)
 
     assert agent.ok("resolve", DNS_NAME) == DNS_ADDRESS
-    assert f"query[A] {DNS_NAME} from" in lab.log()
+    assert f"query[A] {DNS_NAME} from" in lab.dnsmasq_log()
     unknown = agent.call("resolve", f"nowhere.{LOCAL_DOMAIN}")
     assert unknown["exc"] == "ResolveError"
     assert int(unknown["args"][0]) < 0          # the negative EAI_* code
@@ -104,16 +108,16 @@ def test_resolve_uses_the_leased_dns_server(lab):
 def test_stop_releases_the_lease_and_takes_the_link_down(lab):
     agent = dhcp_started(lab)
     ip = agent.ok("info")[1]
-    assert "UP" in lab.near_link()["flags"]
+    assert "UP" in lab.device_link_state()["flags"]
 
     agent.ok("stop")
 
-    assert f"DHCPRELEASE(kpeer0) {ip}" in lab.log()
-    assert ip not in lab.leases.read_text()      # dnsmasq dropped the released lease
-    assert "UP" not in lab.near_link()["flags"]
-    assert lab.near_ipv4() == []
+    assert f"DHCPRELEASE(kpeer0) {ip}" in lab.dnsmasq_log()
+    assert ip not in lab.leased()               # dnsmasq dropped the released lease
+    assert "UP" not in lab.device_link_state()["flags"]
+    assert lab.device_ipv4() == []
     assert agent.ok("is_connected") is False
-    assert lab.near_pids() == {agent.proc.pid} | _agent_children(agent), "udhcpc left running"
+    assert lab.pids(device=True) == {agent.proc.pid} | _agent_children(agent), "udhcpc left running"
     agent.ok("stop")                              # idempotent
 
 
@@ -133,9 +137,9 @@ def test_disconnect_keeps_the_link_up(lab):
 
     agent.ok("disconnect")
 
-    assert f"DHCPRELEASE(kpeer0) {ip}" in lab.log()
-    assert "UP" in lab.near_link()["flags"]
-    assert lab.near_ipv4() == []
+    assert f"DHCPRELEASE(kpeer0) {ip}" in lab.dnsmasq_log()
+    assert "UP" in lab.device_link_state()["flags"]
+    assert lab.device_ipv4() == []
     assert agent.ok("is_connected") is False
 
 
@@ -147,16 +151,16 @@ def test_static_configuration(lab):
              dns=FAR_IP, timeout=5000, iface=NEAR_IF)
     agent.ok("start")
 
-    mac = lab.near_link()["address"]
+    mac = lab.device_link_state()["address"]
     assert agent.ok("info") == [False, "10.77.0.9", "255.255.255.0", FAR_IP, FAR_IP, mac]
-    assert lab.near_ipv4() == [("10.77.0.9", 24)]
-    assert lab.near_default_gateways() == [FAR_IP]
-    assert lab.resolv_conf.read_text() == f"nameserver {FAR_IP}\n"
+    assert lab.device_ipv4() == [("10.77.0.9", 24)]
+    assert lab.device_default_gateways() == [FAR_IP]
+    assert lab.device_resolv_conf.read_text() == f"nameserver {FAR_IP}\n"
     assert agent.ok("resolve", DNS_NAME) == DNS_ADDRESS   # reaches the far end over the veth
-    assert "DHCPDISCOVER" not in lab.log()
+    assert "DHCPDISCOVER" not in lab.dnsmasq_log()
 
     agent.ok("stop")
-    assert lab.near_ipv4() == [] and "UP" not in lab.near_link()["flags"]
+    assert lab.device_ipv4() == [] and "UP" not in lab.device_link_state()["flags"]
 
 
 @pytest.mark.watchdog(60)
@@ -169,8 +173,8 @@ def test_no_dhcp_server_times_out_after_the_configured_time(lab):
     assert reply["exc"] == "ConnectionTimeoutError", reply
     assert "no DHCP lease" in reply["msg"]
     assert 2.9 <= reply["elapsed"] <= 4.5, reply["elapsed"]
-    assert "UP" not in lab.near_link()["flags"]     # left stopped
-    assert lab.near_pids() == {agent.proc.pid} | _agent_children(agent), "udhcpc left running"
+    assert "UP" not in lab.device_link_state()["flags"]     # left stopped
+    assert lab.pids(device=True) == {agent.proc.pid} | _agent_children(agent), "udhcpc left running"
     assert agent.ok("is_connected") is False
 
 
@@ -188,12 +192,12 @@ def test_dhcp_client_failure_is_reported_at_once(lab, tmp_path):
     assert reply["exc"] == "NetworkGenericError", reply
     assert "udhcpc exited" in reply["msg"] and "bad option (simulated)" in reply["msg"]
     assert reply["elapsed"] < 5, reply["elapsed"]    # not the 20 s timeout
-    assert "UP" not in lab.near_link()["flags"]
+    assert "UP" not in lab.device_link_state()["flags"]
 
 
 @pytest.mark.watchdog(60)
 def test_no_carrier_times_out(lab):
-    lab.far_link(False)
+    lab.set_link(False)
     agent = lab.agent()
     agent.ok("configure", dhcp=True, timeout=1500, iface=NEAR_IF)
 
@@ -209,18 +213,18 @@ def test_link_loss_is_seen_and_the_lease_renewed_on_return(lab):
     agent = dhcp_started(lab)
     ip = agent.ok("info")[1]
     drain_events(agent)
-    acks_before = lab.log().count(f"DHCPACK(kpeer0) {ip}")
+    acks_before = lab.dnsmasq_log().count(f"DHCPACK(kpeer0) {ip}")
 
-    lab.far_link(False)
+    lab.set_link(False)
     next_event_of(agent, "carrier_down", 5000)
     assert agent.ok("is_connected") is False
     assert agent.ok("is_linked") is False
 
-    lab.far_link(True)
+    lab.set_link(True)
     next_event_of(agent, "carrier_up", 5000)
     assert agent.ok("is_connected") is True
     # The driver asked udhcpc to renew when the carrier came back: a new REQUEST/ACK exchange.
-    wait_for(lambda: lab.log().count(f"DHCPACK(kpeer0) {ip}") > acks_before, 10,
+    wait_for(lambda: lab.dnsmasq_log().count(f"DHCPACK(kpeer0) {ip}") > acks_before, 10,
              "the lease renewal after the carrier returned")
     assert agent.ok("info")[1] == ip
     assert agent.ok("resolve", DNS_NAME) == DNS_ADDRESS
@@ -232,18 +236,18 @@ def test_replugged_into_another_network_gets_a_new_lease(lab):
     old_ip = agent.ok("info")[1]
     drain_events(agent)
 
-    lab.far_link(False)
+    lab.set_link(False)
     next_event_of(agent, "carrier_down", 5000)
     lab.stop_dnsmasq()                      # "another network": new server, no lease for us
-    lab.leases.unlink()
+    lab.clear_leases()
     lab.start_dnsmasq(pool=("10.77.0.200", "10.77.0.210"))
-    lab.far_link(True)
+    lab.set_link(True)
 
     # Renewal on carrier-up is NAKed; udhcpc deconfigures and discovers a new address.
     assert next_event_of(agent, "address_removed", 10000)["detail"] == f"{old_ip}/24"
     new = next_event_of(agent, "address_added", 15000)["detail"]
     assert new.startswith("10.77.0.2") and new.endswith("/24")
-    assert f"DHCPNAK(kpeer0) {old_ip}" in lab.log()
+    assert f"DHCPNAK(kpeer0) {old_ip}" in lab.dnsmasq_log()
     wait_for(lambda: agent.ok("is_connected"), 5, "is_connected() after the new lease")
     dhcp, ip, _mask, gateway, dns, _mac = agent.ok("info")
     assert (dhcp, f"{ip}/24", gateway, dns) == (True, new, FAR_IP, FAR_IP)
@@ -254,7 +258,7 @@ def test_interface_removal_is_reported_and_stop_still_works(lab):
     agent = dhcp_started(lab)
     drain_events(agent)
 
-    lab.remove_veth()
+    lab.remove_link()
 
     next_event_of(agent, "link_removed", 5000)
     assert agent.ok("is_connected") is False
@@ -265,11 +269,11 @@ def test_interface_removal_is_reported_and_stop_still_works(lab):
 def test_restart_after_stop_gets_a_lease_again(lab):
     agent = dhcp_started(lab)
     agent.ok("unlink")                      # Zerynth v2 names map onto stop/start
-    assert "UP" not in lab.near_link()["flags"]
+    assert "UP" not in lab.device_link_state()["flags"]
     agent.ok("link")
     assert agent.ok("is_connected") is True
     assert in_pool(agent.ok("info")[1])
-    assert len(re.findall(r"DHCPACK\(kpeer0\)", lab.log())) >= 2
+    assert len(re.findall(r"DHCPACK\(kpeer0\)", lab.dnsmasq_log())) >= 2
 
 
 @pytest.mark.watchdog(30)
@@ -287,7 +291,7 @@ def test_missing_interface_cannot_be_registered(lab):
 @pytest.mark.watchdog(30)
 def test_default_interface_is_the_namespace_ethernet(lab):
     agent = lab.agent()
-    assert agent.ok("info")[5] == lab.near_link()["address"]   # keth0: the only Ethernet link
+    assert agent.ok("info")[5] == lab.device_link_state()["address"]   # keth0: the only Ethernet link
 
 
 @pytest.mark.parametrize("kwargs, error, words", [

@@ -1,35 +1,42 @@
-"""A two-namespace Ethernet lab for the host tests: ``near`` (the board) and ``far`` (the LAN).
+"""The Ethernet host tests' lab: Kiln's :class:`NetLab` in veth mode, plus driver agents.
 
 ::
 
-    near netns                      far netns
-    keth0 (veth, driven by Kiln) <-> kpeer0 10.77.0.1/24, dnsmasq (DHCP 10.77.0.100-150, DNS)
+    lab netns (EthLab.name)                          device netns (EthLab.device_netns)
+    kpeer0 10.77.0.1/24, dnsmasq (DHCP .100-.150, DNS) <-> keth0 (veth, driven by Kiln)
 
-The driver runs inside ``near`` in an :class:`Agent` subprocess (``ip netns exec``), with
-``/etc/netns/<near>/resolv.conf`` bind-mounted over its /etc/resolv.conf, so nothing on the host
-changes.  :meth:`EthLab.close` removes the namespaces (and with them the veth pair), the
-processes and the files, whatever state the test left.
+The namespaces, the veth pair, dnsmasq and the device namespace's resolv.conf are the same
+:class:`kiln.host.runner.netlab.NetLab` that ``kiln run`` and the system tests use (there in
+tap mode).  This module adds only what the host tests need on top: the driver runs inside the
+device namespace in an :class:`Agent` subprocess, and the ``device_*`` methods are independent
+views (``ip -j``) of what the driver did there.  :meth:`EthLab.close` stops the agents, then
+the lab removes namespaces, processes and files, whatever state the test left.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
-import os
 import select
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from kiln.host.runner.addressing import LabAddressing
+from kiln.host.runner.netlab import VETH, VETH_DEVICE_NAME, VETH_HOST_NAME, NetLab
+
 REPO = Path(__file__).resolve().parents[2]
-NEAR_IF, FAR_IF = "keth0", "kpeer0"
+NEAR_IF, FAR_IF = VETH_DEVICE_NAME, VETH_HOST_NAME          # keth0 (device), kpeer0 (lab)
 FAR_IP, SUBNET_MASK = "10.77.0.1", "255.255.255.0"
 POOL = ("10.77.0.100", "10.77.0.150")
 #: The DNS record dnsmasq serves (the Zerynth seed program resolves this name).
 DNS_NAME, DNS_ADDRESS = "now.zerynth.com", "10.77.0.80"
 #: A domain dnsmasq answers NXDOMAIN for (``--local``), to test ResolveError.
 LOCAL_DOMAIN = "kiln.test"
+ADDRESSING = LabAddressing(
+    network=ipaddress.IPv4Network("10.77.0.0/24"), host=ipaddress.IPv4Address(FAR_IP),
+    dhcp_first=ipaddress.IPv4Address(POOL[0]), dhcp_last=ipaddress.IPv4Address(POOL[1]),
+    static_guest=ipaddress.IPv4Address("10.77.0.9"))
 
 
 def run(*argv: str) -> str:
@@ -50,12 +57,12 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 class Agent:
-    """The ``tests.eth.agent`` process inside a namespace; :meth:`call` runs one eth function."""
+    """The ``tests.eth.agent`` process in a lab's device namespace; :meth:`call` runs one eth
+    function there."""
 
-    def __init__(self, netns: str, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns, sys.executable, "-m", "tests.eth.agent"],
-            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    def __init__(self, lab: NetLab, env: dict[str, str] | None = None) -> None:
+        self.proc = lab.spawn([sys.executable, "-m", "tests.eth.agent"], device=True, cwd=REPO,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
     def call(self, fn: str, *args, wait_s: float = 60.0, **kwargs) -> dict:
         """Call ``networking.eth.<fn>(*args, **kwargs)`` in the namespace; the reply dict has
@@ -91,128 +98,49 @@ class Agent:
             self.proc.stdout.close()
 
 
-class EthLab:
-    """The namespaces, veth pair, optional dnsmasq and agents of one test."""
+class EthLab(NetLab):
+    """A veth :class:`NetLab` with the host tests' addressing (pool ``POOL``, 2 min leases,
+    ``DNS_NAME`` served, ``LOCAL_DOMAIN`` answered NXDOMAIN), no dnsmasq until
+    :meth:`start_dnsmasq`, and the driver agents of one test."""
 
     def __init__(self) -> None:
-        tag = f"{os.getpid()}-{time.monotonic_ns() % 100000}"
-        self.near, self.far = f"kiln-eth-near-{tag}", f"kiln-eth-far-{tag}"
-        self.dir = Path(tempfile.mkdtemp(prefix="kiln-ethlab-"))
-        self.netns_etc = Path("/etc/netns") / self.near
-        self.resolv_conf = self.netns_etc / "resolv.conf"
-        self.leases = self.dir / "leases"
-        self.dnsmasq_log = self.dir / "dnsmasq.log"
-        self._dnsmasq: subprocess.Popen | None = None
+        super().__init__(addressing=ADDRESSING, dns_records=[(DNS_NAME, DNS_ADDRESS)],
+                         dhcp=False, mode=VETH, local_domains=[LOCAL_DOMAIN], lease_time="2m")
         self._agents: list[Agent] = []
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-
-    def _build(self) -> None:
-        run("ip", "netns", "add", self.near)
-        run("ip", "netns", "add", self.far)
-        run("ip", "link", "add", NEAR_IF, "netns", self.near, "type", "veth",
-            "peer", "name", FAR_IF, "netns", self.far)
-        run("ip", "-n", self.near, "link", "set", "lo", "up")
-        run("ip", "-n", self.far, "link", "set", "lo", "up")
-        run("ip", "-n", self.far, "addr", "add", f"{FAR_IP}/24", "dev", FAR_IF)
-        run("ip", "-n", self.far, "link", "set", FAR_IF, "up")
-        self.netns_etc.mkdir(parents=True, exist_ok=True)
-        self.resolv_conf.write_text("# written by Kiln's eth test lab\n")
-
-    # --- far side ------------------------------------------------------------------------------
-    def start_dnsmasq(self, pool: tuple[str, str] = POOL) -> None:
-        """Serve DHCP from ``pool`` (2 min leases, router and DNS = the far end) and DNS on the
-        far end."""
-        self._dnsmasq = subprocess.Popen(
-            ["ip", "netns", "exec", self.far, "dnsmasq", "--keep-in-foreground",
-             "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces",
-             "--no-ping",
-             f"--interface={FAR_IF}", f"--listen-address={FAR_IP}", "--dhcp-authoritative",
-             f"--dhcp-range={pool[0]},{pool[1]},{SUBNET_MASK},2m",
-             f"--dhcp-option=option:router,{FAR_IP}", f"--dhcp-option=option:dns-server,{FAR_IP}",
-             f"--address=/{DNS_NAME}/{DNS_ADDRESS}", f"--local=/{LOCAL_DOMAIN}/",
-             f"--dhcp-leasefile={self.leases}", "--log-dhcp", "--log-queries",
-             f"--log-facility={self.dnsmasq_log}", "--user=root", "--group=root",
-             f"--pid-file={self.dir / 'dnsmasq.pid'}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(lambda: "DHCP, IP range" in self.log() or self._dnsmasq.poll() is not None,
-                 10, "dnsmasq to start")
-        if self._dnsmasq.poll() is not None:
-            raise RuntimeError(f"dnsmasq failed: {self._dnsmasq.stderr.read().decode()}")
-
-    def stop_dnsmasq(self) -> None:
-        """Stop the far end's dnsmasq (its log and lease file stay)."""
-        if self._dnsmasq is None:
-            return
-        self._dnsmasq.terminate()
-        try:
-            self._dnsmasq.wait(10)
-        except subprocess.TimeoutExpired:
-            self._dnsmasq.kill()
-            self._dnsmasq.wait()
-        if self._dnsmasq.stderr:
-            self._dnsmasq.stderr.close()
-        self._dnsmasq = None
-
-    def log(self) -> str:
-        """dnsmasq's log so far."""
-        try:
-            return self.dnsmasq_log.read_text()
-        except FileNotFoundError:
-            return ""
-
-    def far_link(self, up: bool) -> None:
-        """Set the far end of the veth up or down (the near end loses/regains its carrier)."""
-        run("ip", "-n", self.far, "link", "set", FAR_IF, "up" if up else "down")
-
-    def remove_veth(self) -> None:
-        """Delete the veth pair (the far end takes keth0 with it: a board NIC vanishing)."""
-        run("ip", "-n", self.far, "link", "del", FAR_IF)
-
-    # --- near side (independent views of what the driver did) ----------------------------------
-    def near_json(self, *argv: str) -> list:
-        """``ip -j -n NEAR argv...`` parsed."""
-        return json.loads(run("ip", "-j", "-n", self.near, *argv) or "[]")
-
-    def near_link(self) -> dict:
-        return self.near_json("link", "show", "dev", NEAR_IF)[0]
-
-    def near_ipv4(self) -> list[tuple[str, int]]:
-        """The IPv4 addresses (ip, prefixlen) of keth0."""
-        entries = self.near_json("-4", "addr", "show", "dev", NEAR_IF)
-        return [(a["local"], a["prefixlen"]) for e in entries for a in e.get("addr_info", [])]
-
-    def near_default_gateways(self) -> list[str]:
-        return [r["gateway"] for r in self.near_json("-4", "route", "show", "default")
-                if r.get("dev") == NEAR_IF]
-
-    def near_pids(self) -> set[int]:
-        """Processes whose network namespace is ``near``."""
-        return {int(p) for p in run("ip", "netns", "pids", self.near).split()}
 
     def agent(self, env: dict[str, str] | None = None) -> Agent:
-        """A new agent process in the near namespace (closed by :meth:`close`), with ``env`` as
-        its environment (default: this process's)."""
-        agent = Agent(self.near, env)
+        """A new agent process in the device namespace (closed by :meth:`close`), with ``env``
+        as its environment (default: this process's)."""
+        agent = Agent(self, env)
         self._agents.append(agent)
         return agent
 
+    def leased(self) -> list[str]:
+        """The addresses in dnsmasq's lease file."""
+        return [str(lease.ip) for lease in self.leases()]
+
+    # --- device side (independent views of what the driver did) ------------------------------
+    def device_json(self, *argv: str) -> list:
+        """``ip -j -n DEVICE_NETNS argv...`` parsed."""
+        return json.loads(run("ip", "-j", "-n", self.device_netns, *argv) or "[]")
+
+    def device_link_state(self) -> dict:
+        """``ip -j link show`` of keth0."""
+        return self.device_json("link", "show", "dev", NEAR_IF)[0]
+
+    def device_ipv4(self) -> list[tuple[str, int]]:
+        """The IPv4 addresses (ip, prefixlen) of keth0."""
+        entries = self.device_json("-4", "addr", "show", "dev", NEAR_IF)
+        return [(a["local"], a["prefixlen"]) for e in entries for a in e.get("addr_info", [])]
+
+    def device_default_gateways(self) -> list[str]:
+        return [r["gateway"] for r in self.device_json("-4", "route", "show", "default")
+                if r.get("dev") == NEAR_IF]
+
     # --- teardown ------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop agents and dnsmasq, delete both namespaces and every file (best effort)."""
+        """Stop the agents (each stops its interface), then tear the lab down."""
         for agent in self._agents:
             agent.close()
-        self.stop_dnsmasq()
-        for ns in (self.near, self.far):
-            for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
-                                      text=True).stdout.split():
-                try:
-                    os.kill(int(pid), 9)     # only processes inside our own namespace
-                except ProcessLookupError:
-                    pass
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        shutil.rmtree(self.netns_etc, ignore_errors=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._agents.clear()
+        super().close()

@@ -6,9 +6,11 @@ The pieces are kept apart so that tests and benchmarks can reuse them and so tha
 * :mod:`kiln.host.runner.preflight` -- host checks (root, /dev/net/tun, programs) naming the fix;
 * :mod:`kiln.host.runner.netns` -- entering a network namespace from Python (sockets, argv prefix);
 * :mod:`kiln.host.runner.addressing` -- the lab subnet: host-side address, static guest, DHCP pool;
-* :mod:`kiln.host.runner.dnsmasq` -- dnsmasq's command line, hosts file and leases;
-* :mod:`kiln.host.runner.netlab` -- namespace + tap + host address + dnsmasq + host-side servers;
-* :mod:`kiln.host.runner.qemu` -- the QEMU command line, built from board data only;
+* :mod:`kiln.host.runner.dnsmasq` -- dnsmasq's command line (the only one), hosts file, leases;
+* :mod:`kiln.host.runner.netlab` -- namespace + tap (QEMU) or veth (a host process as the device)
+  + host address + dnsmasq + host-side servers: ``kiln run``, system and host tests share it;
+* :mod:`kiln.host.runner.qemu` -- the QEMU arguments, built from board data only, for ``kiln run``
+  and for the system tests' labgrid environment alike;
 * :mod:`kiln.host.runner.console` -- following the guest console and the app's exit status;
 * :mod:`kiln.host.runner.boot` -- one boot of an image in a lab, QEMU stopped afterwards;
 * :mod:`kiln.host.runner.signals` -- SIGTERM/SIGHUP as exceptions so teardown always runs;

@@ -1,9 +1,13 @@
 """dnsmasq as the lab's DHCP and DNS server: its command line, its hosts file, its leases.
 
-dnsmasq runs in the foreground inside the lab namespace, bound to the tap only, with no
-upstream resolver (the lab has no route out): it answers only the names in the lab's hosts
-file.  It does not ping an address before offering it (``--no-ping``), which would otherwise
-add up to three seconds to every DHCP boot.
+This is Kiln's only dnsmasq command line: ``kiln run``, the system tests and the host tests of
+the Ethernet driver all get their DHCP and DNS server from
+:class:`~kiln.host.runner.netlab.NetLab`.  dnsmasq runs in the foreground inside the lab
+namespace, bound to the lab's host-side link only, with no upstream resolver (the lab has no
+route out): it answers only the names in the lab's hosts file (and NXDOMAIN under the lab's
+local domains), and hands out its own address as router and DNS server (dnsmasq's default).
+It does not ping an address before offering it (``--no-ping``), which would otherwise add up
+to three seconds to every DHCP boot.
 """
 from __future__ import annotations
 
@@ -70,16 +74,25 @@ def validate_record(host: str, ip: str | ipaddress.IPv4Address) -> tuple[str, ip
     return host.rstrip("."), address
 
 
+def validate_domain(domain: str) -> str:
+    """Return ``domain`` (without a trailing dot) if it is a valid DNS name, else raise
+    ``ValueError``."""
+    if not _HOSTNAME_RE.match(domain or ""):
+        raise ValueError(f"domain {domain!r} is not a valid DNS name")
+    return domain.rstrip(".")
+
+
 def hosts_file_text(records: Mapping[str, ipaddress.IPv4Address]) -> str:
     """The ``/etc/hosts``-format text dnsmasq serves for ``records`` (host -> address)."""
     return "".join(f"{ip} {host}\n" for host, ip in sorted(records.items()))
 
 
 def command(interface: str, addressing: LabAddressing, files: DnsmasqFiles,
-            lease_time: str = "1h") -> list[str]:
+            lease_time: str = "1h", local_domains: Iterable[str] = ()) -> list[str]:
     """argv for a foreground dnsmasq serving DHCP and DNS on ``interface`` only.
 
     The lab namespace must already hold ``interface`` with ``addressing.host`` on it.
+    ``local_domains``: names under these domains that are not in the hosts file get NXDOMAIN.
     """
     netmask = addressing.network.netmask
     return [
@@ -102,6 +115,7 @@ def command(interface: str, addressing: LabAddressing, files: DnsmasqFiles,
         f"--log-facility={files.log}",
         "--log-dhcp",
         "--log-queries",
+        *(f"--local=/{validate_domain(d)}/" for d in local_domains),
     ]
 
 
