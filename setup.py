@@ -29,20 +29,10 @@ PACKAGE_DIRS = {pkg: os.path.relpath(path, ROOT)
 
 def extensions():
     exts = [Extension(name, [os.path.relpath(pyx, ROOT)],
-                      extra_compile_args=["-O2", "-fno-strict-aliasing"])
+                      extra_compile_args=list(payload["EXTRA_COMPILE_ARGS"]))
             for name, pyx in payload["extension_sources"](PACKAGE_DIRS, BOARD_ONLY)]
-    return cythonize(
-        exts,
-        compiler_directives={
-            "language_level": 3,
-            "boundscheck": False,
-            "wraparound": False,
-            "cdivision": True,
-            "embedsignature": True,
-        },
-        include_path=[str(ROOT / "sdk")],
-        quiet=True,
-    )
+    return cythonize(exts, compiler_directives=payload["CYTHON_DIRECTIVES"],
+                     include_path=[str(ROOT / "sdk")], quiet=True)
 
 
 def data_files():

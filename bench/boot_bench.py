@@ -42,7 +42,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sdk"))
 
-from kiln import boards, image  # noqa: E402
+from kiln import boards  # noqa: E402
+from kiln.host import image  # noqa: E402
 from kiln.host.runner import boot, preflight  # noqa: E402
 from kiln.host.runner.netlab import NetLab  # noqa: E402
 

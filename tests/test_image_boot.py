@@ -1,5 +1,5 @@
 """Boots the test image (see test_image_build) under QEMU and checks the init's contract:
-network per ``kiln.net=``, the app's output on the console, its exit status, power-off.
+network per ``kiln.net=`` (applied by the launcher through ``networking.eth``), the app's output on the console, its exit status, power-off.
 
 The guest NIC uses QEMU's user-mode network with ``restrict=on``: the guest can reach only
 QEMU's built-in DHCP server and gateway, never the host's networks.  (Tap networking inside a
@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from kiln import boards, image
+from kiln import boards
+from kiln.host import image
 
 from test_image_build import BOARD, image_dir
 
@@ -21,7 +22,10 @@ APP = '''\
 import os, sys
 import socket as which_socket
 print("boot-app: socket", which_socket.__name__)
-print("boot-app: net", open("/run/kiln/net.env").read().replace("\\n", " ").strip())
+from networking import eth
+print("boot-app: net", eth.info()[:5], "iface", os.environ["KILN_ETH_IFACE"])
+print("boot-app: modules", sorted(m for m in sys.modules
+                                  if m == "argparse" or m.startswith("kiln.host")))
 print("boot-app: board", open("/etc/kiln/board-name").read().strip())
 from networking import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -61,8 +65,10 @@ def test_static_network_app_output_and_exit_status(booted_image):
     assert rc == 0, out  # poweroff -f ends QEMU cleanly
     assert f"KILN: board {BOARD}" in out
     assert "KILN: net static 10.0.2.77/24 gw=10.0.2.2 dns=10.0.2.3" in out
-    assert "boot-app: net mode=static interface=eth0 address=10.0.2.77/24 gateway=10.0.2.2 " \
-           "dns=10.0.2.3" in out
+    assert "boot-app: net (False, '10.0.2.77', '255.255.255.0', '10.0.2.2', '10.0.2.3') " \
+           "iface eth0" in out
+    # Launcher, network bring-up and eth import no host tooling on the board.
+    assert "boot-app: modules []" in out
     assert f"boot-app: board {BOARD}" in out
     assert "boot-app: udp bound 5000" in out
     assert "boot-app: socket networking.socket" in out  # the launcher's default Zerynth API
@@ -76,7 +82,7 @@ def test_dhcp_is_the_default(booted_image):
     # restrict=on makes QEMU's DHCP server offer no router or DNS server (tests/system check
     # those with dnsmasq); the lease's address and prefix must still be applied.
     assert "KILN: net dhcp 10.0.2.15/24 gw=none dns=none" in out
-    assert "boot-app: net mode=dhcp interface=eth0 address=10.0.2.15/24" in out
+    assert "boot-app: net (True, '10.0.2.15', '255.255.255.0', '', '') iface eth0" in out
     assert "KILN: app exited with status 0" in out
 
 

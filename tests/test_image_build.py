@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kiln import boards, image
+from kiln import boards
+from kiln.host import image
 from kiln.host.image import cpio, elf, qemu_user, recipe
-from kiln.host.image.builder import out_root
+from kiln.host.image.layout import out_root
 
 BOARD = "qemu-aarch64"
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +75,10 @@ def test_init_board_files_and_demo_app(members):
     init = members["init"]
     assert stat.S_ISREG(init.mode) and init.mode & 0o111
     assert init.data == (r.images_dir / "init").read_bytes()
-    assert members["etc/udhcpc/default.script"].mode & 0o111
+    assert members["etc/kiln/board.env"].data == (b"KILN_BOARD=qemu-aarch64\n"
+                                                  b"KILN_ETH_IFACE=eth0\nKILN_WIFI_IFACE=wlan0\n")
+    # The one DHCP event script: the IP layer's, shipped with the driver package.
+    assert members["usr/lib/python3/dist-packages/driver/ip/udhcpc.script"].mode & 0o111
     assert members["etc/kiln/board.toml"].data == boards.load(BOARD).source.read_bytes()
     assert members["app/main.py"].data == r.demo_app.read_bytes()
     assert stat.S_ISCHR(members["dev/console"].mode) and members["dev/console"].rdev == (5, 1)
@@ -118,7 +122,8 @@ def test_kiln_extensions_are_aarch64_for_every_pyx(artifacts, unpacked):
     for so in site.rglob("*.so"):
         assert so.name.endswith(".cpython-311-aarch64-linux-gnu.so")
         assert elf.read(so).machine == "aarch64"
-    assert not (site / "kiln" / "image").exists(), "host-only tooling leaked into the image"
+    assert not (site / "kiln" / "host").exists(), "host-only tooling leaked into the image"
+    assert (site / "kiln" / "payload.py").is_file()
 
 
 def test_python_and_kiln_import_under_qemu_user(unpacked):
@@ -126,7 +131,7 @@ def test_python_and_kiln_import_under_qemu_user(unpacked):
                          for p in (REPO / "sdk").rglob("*.pyx"))
     code = ("import os, sys, importlib, socket, json, selectors\n"
             f"mods = {pyx_modules!r}\n"
-            "for m in mods + ['networking', 'networking.socket', 'usocket', 'driver.eth',\n"
+            "for m in mods + ['networking', 'networking.socket', 'usocket', 'driver.eth.linux',\n"
             "               'bsp', 'kiln.app']:\n"
             "    importlib.import_module(m)\n"
             "print(os.uname().machine, sys.version_info[:2], len(mods))\n")

@@ -52,9 +52,19 @@ def test_bad_values_name_the_problem(value, message):
     assert message in str(err.value)
 
 
-def test_guest_init_understands_every_mode():
-    """The init template handles the same three modes and the same option names."""
+def test_guest_init_hands_kiln_net_to_the_launcher():
+    """One parser: the init passes kiln.net= through; the launcher applies it (bootnet)."""
     text = INIT.read_text()
-    cases = set(re.findall(r"^\s+(none|dhcp|static:\*)\)", text, re.MULTILINE))
-    assert cases == {"none", "dhcp", "static:*"}
-    assert "gw=*)" in text and "dns=*)" in text and "kiln.net=*)" in text
+    assert "kiln.net=*) NET=${arg#kiln.net=}" in text
+    assert '--net "$NET"' in text
+    assert "udhcpc" not in text and "ip addr" not in text
+
+
+@pytest.mark.parametrize("value", ["dhcp", "none", "static:10.1.0.9/16,gw=10.1.0.1,dns=1.1.1.1"])
+def test_board_and_host_read_kiln_net_alike(value):
+    from kiln.app import bootnet
+    board, host = bootnet.parse(value), parse_net(value)
+    assert board.mode == host.mode
+    if host.mode == "static":
+        assert f"{board.ip}/{board.prefixlen}" == str(host.address)
+        assert (board.gateway, board.dns) == (str(host.gateway), str(host.dns))

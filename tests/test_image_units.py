@@ -136,7 +136,7 @@ def test_shipped_recipe_is_valid():
     r = recipe.load()
     assert "python3.11-minimal" in r.packages and "busybox-static" in r.packages
     assert r.demo_app.is_file()
-    assert {dest for _src, dest, _mode in r.templates} == {"init", "etc/udhcpc/default.script"}
+    assert {dest for _src, dest, _mode in r.templates} == {"init"}
     assert r.suites[0] == r.release
 
 

@@ -46,6 +46,14 @@ class IpConfig(NamedTuple):
     dns: str = "8.8.8.8"
 
 
+def is_ipv4(text: str) -> bool:
+    """True if ``text`` is a dotted-quad IPv4 address (four decimal parts 0-255, no leading
+    zeros, ASCII digits only) -- what ``inet_pton(AF_INET)`` accepts."""
+    parts = text.split(".")
+    return len(parts) == 4 and all(p.isascii() and p.isdigit() and len(p) <= 3 and int(p) <= 255
+                                   and (p == "0" or not p.startswith("0")) for p in parts)
+
+
 def _check_ipv4(func: str, name: str, value: object, required: bool) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{func}(): {name} must be a str IPv4 address (dotted quad), "
@@ -55,9 +63,7 @@ def _check_ipv4(func: str, name: str, value: object, required: bool) -> str:
             raise ValueError(f"{func}(): {name} is required for a static configuration "
                              f"(dhcp=False)")
         return ""
-    parts = value.split(".")
-    if len(parts) != 4 or not all(p.isascii() and p.isdigit() and len(p) <= 3 and int(p) <= 255
-                                  and (p == "0" or not p.startswith("0")) for p in parts):
+    if not is_ipv4(value):
         raise ValueError(f"{func}(): {name} {value!r} is not a dotted-quad IPv4 address")
     return value
 

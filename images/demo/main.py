@@ -1,21 +1,14 @@
 """Kiln demo app: runs at boot when `kiln image build` is given no --app.
 
 Prints the board and its network state, then opens a TCP socket on the board's address and
-talks to itself through it (Kiln's Zerynth-style `networking.socket` when available).
+talks to itself through it with Kiln's Zerynth-style `networking.socket`.  The network was
+brought up by the launcher (kiln.net= on the kernel command line) through `networking.eth`,
+the same module the app asks for the state.
 Output goes to the serial console; the init prints "KILN: app exited with status N" after it.
 """
 import sys
 
 PORT = 8266
-
-
-def read_env(path):
-    """key=value lines of ``path`` as a dict ({} when the file is missing)."""
-    try:
-        with open(path) as f:
-            return dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
-    except OSError:
-        return {}
 
 
 def board_name():
@@ -31,18 +24,12 @@ def main():
     # First line before any import: the console shows the app is alive as early as possible.
     print(f"kiln-demo: board {board_name()} on {sys.platform} "
           f"(Python {sys.version.split()[0]})")
-    try:
-        from networking import socket
-        api = "networking.socket (Kiln)"
-    except ImportError as exc:  # Kiln's core missing from the image: still show the network
-        import socket
-        api = f"stdlib socket (networking unavailable: {exc})"
-    net = read_env("/run/kiln/net.env")
-    print(f"kiln-demo: network mode={net.get('mode', 'unknown')} "
-          f"address={net.get('address') or 'none'} gateway={net.get('gateway') or 'none'} "
-          f"dns={net.get('dns') or 'none'}")
-    print(f"kiln-demo: socket API {api}")
-    host = (net.get("address") or "127.0.0.1/8").split("/")[0]
+    from networking import eth, socket
+    dhcp, ip, mask, gateway, dns, mac = eth.info()
+    print(f"kiln-demo: network {'dhcp' if dhcp else 'static'} address={ip or 'none'} "
+          f"mask={mask or 'none'} gateway={gateway or 'none'} dns={dns or 'none'} mac={mac}")
+    print("kiln-demo: socket API networking.socket (Kiln)")
+    host = ip or "127.0.0.1"
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.bind(("0.0.0.0", PORT))
     server.listen(1)

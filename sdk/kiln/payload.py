@@ -34,6 +34,10 @@ BOARD_DATA = ("*.script",)
 #: Files the cross build needs besides ``.py`` (Cython sources), and typing metadata.
 BUILD_DATA = ("*.pyx", "*.pxd")
 TYPING_DATA = ("*.pyi", "py.typed")
+#: How every Cython module of the payload is compiled (setup.py, the cross build, Buildroot).
+CYTHON_DIRECTIVES = {"language_level": 3, "boundscheck": False, "wraparound": False,
+                     "cdivision": True, "embedsignature": True}
+EXTRA_COMPILE_ARGS = ("-O2", "-fno-strict-aliasing")
 #: Value of ``$KILN_PAYLOAD`` that makes ``setup.py`` install the board-side payload only.
 PAYLOAD_ENV = "KILN_PAYLOAD"
 BOARD = "board"
@@ -47,6 +51,21 @@ def is_host_only(name):
 def is_board_module(name):
     """True if the dotted module ``name`` belongs to the board-side payload."""
     return name.split(".")[0] in PACKAGE_DIRS and not is_host_only(name)
+
+
+def is_payload_file(path):
+    """True if the file at ``path`` (below a package folder) is source the board or the build of
+    the payload needs: ``.py``, Cython sources and :data:`BOARD_DATA` -- not build products
+    (``.c`` generated from a ``.pyx``, ``.so``, ``__pycache__``)."""
+    name = os.path.basename(path)
+    if "__pycache__" in path.split(os.sep):
+        return False
+    return (name.endswith(".py") or name.endswith((".pyx", ".pxd"))
+            or any(_match(name, pattern) for pattern in BOARD_DATA))
+
+
+def _match(name, pattern):
+    return name.endswith(pattern[1:]) if pattern.startswith("*") else name == pattern
 
 
 def existing_packages(root):

@@ -33,7 +33,7 @@ def session_image(board, app: Path, out_dir: Path, copy_dir: Path) -> BootImage:
     Blocks while another process holds the lock (its build finishes first).  Raises what
     ``kiln.host.image.ensure`` raises when the build fails.
     """
-    from kiln import image as image_builder
+    from kiln.host import image as image_builder
     with locked(out_dir):
         artifacts = image_builder.ensure(board, app=app, out_dir=out_dir, progress=True)
         copy_dir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,10 @@
 """The app launcher: runs a user's ``main.py`` the way Zerynth or MicroPython would.
 
-``python3 -m kiln.app [--api zerynth|micropython|cpython] main.py`` (the image's init and
-``kiln run`` use it).  The app's code — ``main.py`` and the modules next to it — gets its own
+``python3 -m kiln.app [--api zerynth|micropython|cpython] [--net SPEC] main.py`` (the image's
+init and ``kiln run`` use it).  ``--net`` (the image's ``kiln.net=`` kernel argument) brings the
+board's network up first, through ``networking.eth`` (:mod:`kiln.app.bootnet`), and prints the
+console lines of the boot contract: ``KILN: net ...``, then ``KILN: app start <path>`` right
+before the app runs.  The app's code — ``main.py`` and the modules next to it — gets its own
 ``__builtins__``:
 
 - ``zerynth`` (default): the globals Zerynth programs use without importing them (``sleep(ms)``,
@@ -103,7 +106,7 @@ def run(path, api="zerynth"):
     exec(code, main_module.__dict__)
 
 
-USAGE = f"usage: python3 -m kiln.app [--api {'|'.join(APIS)}] main.py"
+USAGE = f"usage: python3 -m kiln.app [--api {'|'.join(APIS)}] [--net SPEC] main.py"
 
 
 def _usage_error(message):
@@ -111,24 +114,43 @@ def _usage_error(message):
     sys.exit(2)
 
 
+def _options(args):
+    """Split ``--api X`` / ``--api=X`` / ``--net X`` / ``--net=X`` off ``args``."""
+    found = {"api": "zerynth", "net": None}
+    while args and args[0].startswith("--"):
+        name, sep, value = args[0][2:].partition("=")
+        if name not in found:
+            break
+        if sep:
+            args = args[1:]
+        elif len(args) >= 2:
+            value, args = args[1], args[2:]
+        else:
+            _usage_error(f"--{name} needs a value")
+        found[name] = value
+    return found["api"], found["net"], args
+
+
 def main(argv=None):
-    """Command line: ``[--api API] main.py`` (``argv`` defaults to ``sys.argv[1:]``).
+    """Command line: ``[--api API] [--net SPEC] main.py`` (``argv`` defaults to
+    ``sys.argv[1:]``).
 
     Exits with status 2 and a usage message for bad arguments, 1 (with a traceback) when the
-    app raises, 0 when it returns.
+    app raises, 0 when it returns.  A network that fails to come up is reported on the
+    ``KILN: net failed ...`` line and the app still runs (it may bring the network up itself).
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    api = "zerynth"
     if args[:1] in (["-h"], ["--help"]):
         print(USAGE + "\n\n" + __doc__)
         sys.exit(0)
-    if args[:1] == ["--api"] and len(args) >= 2:
-        api, args = args[1], args[2:]
-    elif args[:1] and args[0].startswith("--api="):
-        api, args = args[0].split("=", 1)[1], args[1:]
+    api, net, args = _options(args)
     if len(args) != 1 or args[0].startswith("-"):
         _usage_error(f"expected one app path, got {args!r}")
     if api not in APIS:
         _usage_error(f"invalid choice: {api!r} (choose from {', '.join(APIS)})")
+    if net is not None:             # the image's init: bring the network up, tell the host
+        from kiln.app.bootnet import bring_up
+        print(bring_up(net), flush=True)
+        print(f"KILN: app start {args[0]}", flush=True)
     sys.argv = [args[0]]
     run(args[0], api)

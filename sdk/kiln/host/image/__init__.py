@@ -1,8 +1,9 @@
-"""Offline firmware-image builder for QEMU ARM boards (``kiln image build``).
+"""Offline firmware-image builder (``kiln image build``).
 
-From Debian's ARM packages only (private apt, ``dpkg-deb -x``) it assembles a small root
-filesystem -- busybox, the Debian kernel and the board's modules, Python with the stdlib the app
-and Kiln need, Kiln cross-compiled for the board -- and packs it as a compressed initramfs.
+From Debian's ARM packages only (private apt, ``dpkg-deb -x``) it stages a small root tree --
+busybox, the Debian kernel and the board's modules, Python with the stdlib the app and Kiln
+need, Kiln's board-side payload cross-compiled for the board (:mod:`kiln.host.image.stage`) --
+and packs it in the board's format (:mod:`kiln.host.image.builder`: an initramfs for QEMU).
 Pipeline and recipe: ``images/README.md``.  Submodules are imported lazily so that importing
 ``kiln.host.image`` (and ``kiln --help``) stays cheap.
 """
@@ -57,22 +58,20 @@ def changed_inputs(board, app=None, out_dir=None) -> list[str] | None:
 
 def _check(board, app, out_dir):
     import json
-    from kiln.host.image import builder, cache, recipe
-    from kiln.host.image.apt import PrivateApt
+    from kiln.host.image import cache, recipe, stage
+    from kiln.host.image.layout import OutLayout
     b = _board(board)
     if app is not None and not Path(app).exists():
         return None  # build() reports the missing app
     r = recipe.load()
-    root = builder.out_root()
-    out = Path(out_dir).resolve() if out_dir else root / b.name
+    layout = OutLayout.for_board(b.name, b.debian_arch, out_dir)
     try:
-        artifacts = ImageArtifacts.load(out / "build.json")
-        old = json.loads((out / "inputs.json").read_text())
+        artifacts = ImageArtifacts.load(layout.record)
+        old = json.loads(layout.inputs.read_text())
     except (OSError, ValueError, TypeError):
         return None
-    apt = PrivateApt(root / "apt" / b.debian_arch, b.debian_arch, r,
-                     root / "cache" / "debs" / b.debian_arch)
-    new = builder.input_manifest(b, r, Path(app).resolve() if app else None, apt)
+    new = stage.input_manifest(b, r, Path(app).resolve() if app else None,
+                               stage.private_apt(layout, r))
     diff = cache.changed(old, new)
     if not diff and (artifacts.key != cache.manifest_key(new) or not artifacts.kernel.is_file()
                      or not artifacts.initrd.is_file()):

@@ -1,331 +1,52 @@
-"""The image build pipeline: packages -> root filesystem -> Kiln -> byte-code -> initramfs.
+"""``build()``: stage the board's root tree once, then pack it with the board's packer.
 
-Each step lives in its own module; this one only sequences them and records the result.
+The packer is chosen by the board file's ``[image] format`` (data, never the board's name):
+``initramfs`` (:mod:`kiln.host.image.initramfs`) for the QEMU boards.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import pickle
-import shutil
 import time
 from pathlib import Path
 
-from kiln import __version__
 from kiln.boards import Board
 from kiln.errors import KilnError
-from kiln.host.image import (bytecompile, cache, cpio, crossbuild, hostcheck, kernel, pystdlib,
-                        qemu_user, recipe as recipe_mod, rootfs)
-from kiln.host.image.apt import PrivateApt
+from kiln.host.image import hostcheck, initramfs, recipe as recipe_mod
 from kiln.host.image.artifacts import ImageArtifacts
-from kiln.host.image.packages import Index, resolve
+from kiln.host.image.layout import OutLayout
 from kiln.host.image.progress import Progress
+from kiln.host.image.stage import app_files, stage
 
-# Kiln's source tree (setup.py + sdk/), which the builder cross-compiles for the board.
-REPO = Path(os.environ.get("KILN_SOURCE") or Path(__file__).resolve().parents[4])
-_ELF_MACHINE = {"arm64": "aarch64", "armhf": "arm", "armel": "arm"}
-_SUFFIX = {"zstd": "zst", "xz": "xz", "gzip": "gz"}
-
-
-class AppNotFoundError(KilnError, FileNotFoundError):
-    """The ``--app`` file (or directory with a main.py) does not exist."""
-
-
-def app_files(app: Path | None, recipe: recipe_mod.Recipe) -> list[tuple[Path, str]]:
-    """(source, name under /app) of every file of the app.
-
-    ``app`` is a ``main.py``-style file (installed as ``/app/main.py``), a directory whose
-    ``*.py`` files are installed under their own names (it must hold ``main.py``; the others
-    are modules it imports, or alternative entry points chosen with ``kiln.app=NAME.py`` on the
-    kernel command line), or None for the demo app.
-    """
-    if app is None:
-        return [(recipe.demo_app, "main.py")]
-    if app.is_dir():
-        files = [(p, p.name) for p in sorted(app.glob("*.py"))]
-        if not any(name == "main.py" for _, name in files):
-            raise AppNotFoundError(f"app directory {app} has no main.py")
-        return files
-    if not app.is_file():
-        raise AppNotFoundError(f"app {app} does not exist: pass --app the path of the app's "
-                               f"main.py (or of a directory holding it)")
-    return [(app, "main.py")]
-
-
-def out_root() -> Path:
-    """Where builds and caches go: ``$KILN_OUT`` or ``<repo>/out`` (git-ignored)."""
-    return Path(os.environ.get("KILN_OUT") or REPO / "out").resolve()
-
-
-def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | None,
-                   apt: PrivateApt) -> dict[str, str]:
-    """Digest of every input of the image: board file, recipe, templates, Kiln's sources,
-    the app (by content, so the same app anywhere reuses the image) and the package index."""
-    files = [board.source, recipe.images_dir / "recipe.toml"]
-    files += [recipe.images_dir / src for src, _dest, _mode in recipe.templates]
-    files += image_sources(recipe)
-    texts = {"kiln-version": __version__,
-             "app": "".join(f"== {name}\n{src.read_text()}" for src, name in app_files(app, recipe))}
-    return cache.manifest(files, texts, stats=apt.index_files())
-
-
-def image_sources(recipe: recipe_mod.Recipe) -> list[Path]:
-    """The repo files that end up in an image: Kiln's sources minus the host-only packages the
-    recipe leaves out (``sdk_exclude``: the image builder and the runner)."""
-    excluded_dirs = [REPO / "sdk" / Path(*name.split(".")) for name in recipe.sdk_exclude]
-    return [f for f in crossbuild.source_files(REPO)
-            if not any(d in f.parents for d in excluded_dirs)]
-
-
-def input_key(board: Board, recipe: recipe_mod.Recipe, app: Path | None, apt: PrivateApt) -> str:
-    """Fingerprint of :func:`input_manifest`."""
-    return cache.manifest_key(input_manifest(board, recipe, app, apt))
-
-
-def _load_index(apt: PrivateApt, work: Path) -> Index:
-    """The package index, parsed once per index refresh (pickled next to the lists)."""
-    files = apt.index_files()
-    key = cache.fingerprint([], stats=files)
-    pickled = apt.root / "index.pickle"
-    if pickled.exists():
-        try:
-            with pickled.open("rb") as f:
-                stored_key, index = pickle.load(f)
-            if stored_key == key:
-                return index
-        except Exception:  # a stale or truncated cache is just rebuilt
-            pass
-    index = apt.load_index()
-    with pickled.open("wb") as f:
-        pickle.dump((key, index), f, protocol=pickle.HIGHEST_PROTOCOL)
-    return index
+#: Image format -> packer: ``pack(staged, board, layout) -> ImageArtifacts``.
+PACKERS = {"initramfs": initramfs.pack}
 
 
 def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progress,
           refresh_index: bool = False) -> ImageArtifacts:
-    """Build ``board``'s image with ``app`` (None: the demo app) into ``out_dir``.
+    """Build ``board``'s image with ``app`` (None: the demo app) into ``out_dir`` (default
+    ``out/<board>/``) and record it (``build.json``, ``inputs.json``).
 
     Blocks for tens of seconds (minutes on a cold package cache).  Raises a
     :class:`kiln.errors.KilnError` subclass naming the fix for every expected failure.
     """
     t0 = time.monotonic()
-    if board.image_format != "initramfs":
-        raise KilnError(f"board {board.name} uses image format {board.image_format!r}; "
-                        f"`kiln image build` makes initramfs images only (QEMU boards)")
+    packer = PACKERS.get(board.image_format)
+    if packer is None:
+        raise KilnError(f"board {board.name} uses image format {board.image_format!r}, which "
+                        f"this Kiln cannot pack yet (it packs: {', '.join(sorted(PACKERS))})")
     hostcheck.require(board)
-    if not (REPO / "setup.py").is_file():
-        raise KilnError(f"Kiln's source tree is not at {REPO}: the image builder cross-compiles "
-                        f"Kiln from it; use an editable install (pip install -e <checkout>) or "
-                        f"set KILN_SOURCE=<checkout>")
     recipe = recipe_mod.load()
-    root_out = out_root()
-    out_dir = Path(out_dir).resolve() if out_dir else root_out / board.name
-    hostcheck.require_writable(out_dir)
+    layout = OutLayout.for_board(board.name, board.debian_arch, out_dir)
+    hostcheck.require_writable(layout.out_dir)
     app = Path(app).resolve() if app else None
     app_files(app, recipe)          # fails early, naming the problem
-    arch, triplet = board.debian_arch, board.triplet
-    apt = PrivateApt(root_out / "apt" / arch, arch, recipe, root_out / "cache" / "debs" / arch)
-    work = out_dir / "work"
-    py = f"python{recipe.python_version}"
-
-    with progress.step(f"package index for {arch}"):
-        apt.update(progress, force=refresh_index)
-        index = _load_index(apt, work)
-    inputs = input_manifest(board, recipe, app, apt)
-    key = cache.manifest_key(inputs)
-    with progress.step("resolving packages"):
-        packages = resolve(index, recipe.packages, recipe.exclude)
-        kernel_pkg = kernel.concrete_package(index, board.kernel_package)
-        pydev_pkg = index.newest(f"lib{py}-dev")
-        progress.note(f"{len(packages)} packages; kernel {kernel_pkg.name} {kernel_pkg.version}")
-    with progress.step("downloading packages (cached in out/cache/debs)"):
-        debs = apt.download(packages, progress)
-        kernel_deb, pydev_deb = apt.download([kernel_pkg, pydev_pkg], progress)
-
-    if work.exists():
-        shutil.rmtree(work)
-    root = work / "rootfs"
-    with progress.step("unpacking root filesystem"):
-        rootfs.unpack(debs, root)
-        rootfs.unpack([pydev_deb], work / "pydev")
-        stdlib = root / "usr" / "lib" / py
-        sysconfig_dir = work / "sysconfig"
-        sysconfig_dir.mkdir()
-        for data in stdlib.glob("_sysconfigdata_*.py"):
-            shutil.copy(data.resolve(), sysconfig_dir / data.name)
-        # The byte-compiler runs after pruning and needs modules the image may not keep.
-        full_stdlib = work / "stdlib-full"
-        shutil.copytree(stdlib, full_stdlib, symlinks=True, ignore=shutil.ignore_patterns(
-            "test", "lib-dynload", "config-*", "idlelib", "tkinter"))
-
-    with progress.step("kernel and modules"):
-        ktree = kernel.extract(kernel_deb, root_out / "cache" / "kernel" / arch / kernel_deb.stem,
-                               recipe.kernel_image)
-        lines = _install_modules(root, ktree, board.kernel_modules)
-        progress.note(f"modules: {', '.join(Path(line).stem for line in lines)}")
-
-    with progress.step(f"cross-compiling Kiln with {board.cross_cc}"):
-        kiln_lib = _cross_build_kiln(board, recipe, work, sysconfig_dir, pydev_deb, root_out,
-                                     progress)
-        site = root / "usr/lib/python3/dist-packages"
-        shutil.copytree(kiln_lib, site, dirs_exist_ok=True)
-        extensions = sorted("/" + p.relative_to(root).as_posix() for p in site.rglob("*.so"))
-        progress.note(f"{len(extensions)} extension modules")
-
-    with progress.step("pruning"):
-        app_src = app_files(app, recipe)
-        _prune(root, stdlib, site, recipe, app_src, triplet, progress)
-
-    with progress.step("installing init, app and board files"):
-        _install_files(root, board, recipe, app_src, lines, ktree.abi, py)
-        rootfs.remove_empty_dirs(root)
-        for d in recipe.dirs:
-            (root / d).mkdir(parents=True, exist_ok=True)
-
-    with progress.step("byte-compiling with the target Python (qemu-user)"):
-        bytecompile.compile_tree(root, [f"usr/lib/{py}", "usr/lib/python3/dist-packages", "app"],
-                                 board.qemu_user, triplet, py, tools_path=[full_stdlib])
-
-    with progress.step("checking that every Kiln module imports (qemu-user)"):
-        _check_imports(root, site, app_src, board, triplet, py, progress)
-
-    with progress.step(f"packing initramfs ({board.compression})"):
-        out_dir.mkdir(parents=True, exist_ok=True)
-        raw = work / "initramfs.cpio"
-        entries = cpio.tree_entries(root) + [cpio.char_device("dev/console", 5, 1),
-                                             cpio.char_device("dev/null", 1, 3, 0o666)]
-        with raw.open("wb") as f:
-            raw_size = cpio.write_newc(entries, f)
-        initrd = out_dir / f"initramfs.cpio.{_SUFFIX[board.compression]}"
-        cpio.compress(raw, initrd, board.compression)
-        kernel_out = out_dir / "vmlinuz"
-        shutil.copy(ktree.image, kernel_out)
-        raw.unlink()
-        for scratch in ("stdlib-full", "pydev", "kiln", "sysconfig"):  # keep work/rootfs only
-            shutil.rmtree(work / scratch, ignore_errors=True)
-
-    artifacts = ImageArtifacts(
-        board=board.name, kernel=kernel_out, initrd=initrd, cmdline=board.cmdline,
-        kernel_abi=ktree.abi, compression=board.compression,
-        initrd_bytes=initrd.stat().st_size, initrd_uncompressed_bytes=raw_size,
-        kernel_bytes=kernel_out.stat().st_size,
-        packages=tuple(f"{p.name}={p.version}" for p in packages + [kernel_pkg]),
-        kiln_extensions=tuple(extensions), build_seconds=round(time.monotonic() - t0, 2),
-        step_seconds={k: round(v, 2) for k, v in progress.timings.items()}, key=key)
-    artifacts.save(out_dir / "build.json")
-    (out_dir / "inputs.json").write_text(json.dumps(inputs, indent=1, sort_keys=True) + "\n")
+    staged = stage(board, app, layout, recipe, progress, refresh_index)
+    with progress.step(f"packing {board.image_format}"):
+        artifacts = packer(staged, board, layout)
+    artifacts = dataclasses.replace(
+        artifacts, build_seconds=round(time.monotonic() - t0, 2),
+        step_seconds={k: round(v, 2) for k, v in progress.timings.items()})
+    artifacts.save(layout.record)
+    layout.inputs.write_text(json.dumps(staged.inputs, indent=1, sort_keys=True) + "\n")
     return artifacts
-
-
-def _install_modules(root: Path, ktree: kernel.KernelTree, wanted: tuple[str, ...]) -> list[str]:
-    """Copy ``wanted`` kernel modules and their dependencies into the image; return their
-    paths below ``lib/modules`` in load order (what ``/etc/kiln/modules`` lists)."""
-    modules_root = ktree.modules_dir.parent
-    lines = []
-    for ko in kernel.module_load_order(ktree.modules_dir, wanted):
-        rel = ko.relative_to(modules_root)
-        (root / "lib/modules" / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ko, root / "lib/modules" / rel)
-        lines.append(rel.as_posix())
-    return lines
-
-
-def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, work: Path, sysconfig_dir: Path,
-                      pydev_deb: Path, root_out: Path, progress: Progress) -> Path:
-    """Kiln cross-built for ``board`` (staged site-packages), reused from
-    ``out/cache/kiln/<arch>/`` while its sources and the toolchain inputs are unchanged."""
-    arch = board.debian_arch
-    kiln_key = cache.fingerprint(image_sources(recipe), texts=[
-        board.cross_cc, board.python_host_platform, pydev_deb.name, board.triplet,
-        repr(recipe.sdk_exclude)])
-    kiln_cache = root_out / "cache" / "kiln" / arch / kiln_key[:16]
-    if (kiln_cache / "lib").is_dir():
-        progress.note("Kiln sources unchanged: reusing the cached cross build")
-        return kiln_cache / "lib"
-    shutil.rmtree(kiln_cache.parent, ignore_errors=True)  # one cached build per arch
-    lib = crossbuild.build(
-        REPO, work / "kiln", work / "pydev", sysconfig_dir, triplet=board.triplet,
-        cc=board.cross_cc, host_platform=board.python_host_platform,
-        python_version=recipe.python_version, exclude=recipe.sdk_exclude,
-        expected_machine=_ELF_MACHINE.get(arch, arch))
-    kiln_cache.mkdir(parents=True)
-    shutil.copytree(lib, kiln_cache / "lib")
-    return kiln_cache / "lib"
-
-
-def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, app_src: list[tuple[Path, str]],
-           triplet: str, progress: Progress) -> None:
-    """Apply the recipe's prune globs, keep only the stdlib the app and Kiln need, and drop
-    shared libraries nothing uses."""
-    rootfs.prune(root, recipe.prune, recipe.keep)
-    for link in stdlib.rglob("*"):
-        if link.is_symlink() and os.readlink(link).startswith("/"):
-            link.unlink()  # e.g. sitecustomize.py -> /etc/python3.11/... (pruned)
-    pyx = [f for f in crossbuild.source_files(REPO) if f.suffix == ".pyx"]
-    scan_files = [src for src, _ in app_src] + sorted(site.rglob("*.py")) + pyx
-    own = {p.name for p in site.iterdir()}
-    roots = {m for m in pystdlib.direct_imports(scan_files) if m.split(".")[0] not in own}
-    roots |= set(recipe.python_keep)
-    ext_suffix = f".cpython-{recipe.python_version.replace('.', '')}-{triplet}.so"
-    modules = pystdlib.needed_modules(stdlib, roots, recipe.scan_exclude, ext_suffix=ext_suffix)
-    kept, removed = pystdlib.prune_stdlib(stdlib, modules, ext_suffix)
-    progress.note(f"stdlib: kept {kept} files, removed {removed}")
-    libs_removed = rootfs.prune_libraries(root, triplet)
-    progress.note(f"removed {len(libs_removed)} unused shared libraries")
-
-
-def _check_imports(root: Path, site: Path, app_src: list[tuple[Path, str]], board: Board,
-                   triplet: str, py: str,
-                   progress: Progress) -> None:
-    """Import every Kiln module (error) and the app's imports (warning) in the image."""
-    kiln_modules = bytecompile.module_names(site)
-    app_imports = sorted(pystdlib.direct_imports([src for src, _ in app_src]))
-    failures = bytecompile.import_check(root, kiln_modules + app_imports, board.qemu_user,
-                                        triplet, py)
-    kiln_failures = {m: e for m, e in failures.items() if m in kiln_modules}
-    for module, error in sorted(failures.items()):
-        if module not in kiln_failures:
-            progress.note(f"warning: the app imports {module!r}, which fails in the image: "
-                          f"{error}")
-    if kiln_failures:
-        detail = "; ".join(f"{m}: {e}" for m, e in sorted(kiln_failures.items()))
-        raise KilnError(f"Kiln modules do not import in the image ({detail}); add the missing "
-                        f"stdlib modules to [python] keep in images/recipe.toml")
-    progress.note(f"{len(kiln_modules)} Kiln modules import cleanly")
-
-
-def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe, app_src: list[tuple[Path, str]],
-                   module_lines: list[str], abi: str, py: str) -> None:
-    """Templates (init, udhcpc script), the app, /etc/kiln facts, minimal /etc, the python3
-    link and busybox's applet links (listed by running the image's busybox under qemu-user)."""
-    for src, dest, mode in recipe.templates:
-        target = root / dest
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(recipe.images_dir / src, target)
-        target.chmod(mode)
-    (root / "app").mkdir(exist_ok=True)
-    for src, name in app_src:
-        shutil.copy(src, root / "app" / name)
-    etc = root / "etc"
-    (etc / "kiln").mkdir(parents=True, exist_ok=True)
-    (etc / "kiln" / "board.toml").write_text(board.toml_text())
-    (etc / "kiln" / "board-name").write_text(board.name + "\n")
-    (etc / "kiln" / "modules").write_text("".join(line + "\n" for line in module_lines))
-    (etc / "kiln" / "kernel-abi").write_text(abi + "\n")
-    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (etc / "group").write_text("root:x:0:\n")
-    (etc / "hosts").write_text("127.0.0.1\tlocalhost\n::1\tlocalhost\n")
-    (etc / "resolv.conf").write_text("")
-    (root / "usr/bin").mkdir(parents=True, exist_ok=True)
-    for name in ("python3", "python"):
-        link = root / "usr/bin" / name
-        if not link.exists():
-            link.symlink_to(py)
-    applets = qemu_user.run_binary(root, board.qemu_user, "bin/busybox", ["--list-full"])
-    if applets.returncode != 0:
-        raise qemu_user.QemuUserError(f"busybox --list-full failed: {applets.stderr.strip()}")
-    for applet in applets.stdout.split():
-        link = root / applet
-        if not link.exists() and not link.is_symlink():
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to("/bin/busybox")

@@ -58,11 +58,11 @@ def _build(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from kiln import boards
     from kiln.errors import KilnError
-    from kiln.host.image import builder
     from kiln.host.image.artifacts import ImageArtifacts
+    from kiln.host.image.layout import OutLayout
     board = boards.load(args.board)
-    out = builder.out_root() / board.name if not args.out else __import__("pathlib").Path(args.out)
-    record = out / "build.json"
+    layout = OutLayout.for_board(board.name, board.debian_arch, args.out)
+    out, record = layout.out_dir, layout.record
     if not record.is_file():
         raise KilnError(f"no image built for {board.name} in {out}; run "
                         f"`kiln image build --board {board.name}`")

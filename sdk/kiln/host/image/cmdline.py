@@ -1,8 +1,9 @@
-"""The ``kiln.net=`` kernel argument read by the guest init (``images/init``).
+"""The ``kiln.net=`` kernel argument, as the host formats it for a boot (``kiln run``, tests).
 
-Syntax (one token, no spaces)::
+The init hands it to the app launcher, which applies it (:mod:`kiln.app.bootnet`, where the
+syntax is defined and parsed)::
 
-    kiln.net=dhcp                               DHCP on eth0 (default when absent)
+    kiln.net=dhcp                               DHCP on the board's Ethernet (default)
     kiln.net=none                               no network configuration
     kiln.net=static:ADDR/PREFIX[,gw=GW][,dns=DNS]
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+
+from kiln.app import bootnet
 
 PREFIX = "kiln.net="
 
@@ -36,31 +39,18 @@ class NetConfig:
 
 
 def parse_net(value: str) -> NetConfig:
-    """Parse the value of ``kiln.net=`` (without the prefix); ValueError naming the problem."""
-    if value in ("dhcp", "none"):
-        return NetConfig(mode=value)
-    if not value.startswith("static:"):
-        raise ValueError(f"kiln.net={value!r}: expected dhcp, none or static:ADDR/PREFIX,gw=..,dns=..")
-    addr, *options = value[len("static:"):].split(",")
-    if "/" not in addr:
-        raise ValueError(f"kiln.net static address {addr!r} needs a prefix length, e.g. {addr}/24")
-    try:
-        address = ipaddress.IPv4Interface(addr)
-    except ValueError as exc:
-        raise ValueError(f"kiln.net static address {addr!r}: {exc}") from None
-    fields: dict[str, ipaddress.IPv4Address] = {}
-    for opt in options:
-        key, sep, val = opt.partition("=")
-        if not sep or key not in ("gw", "dns"):
-            raise ValueError(f"kiln.net option {opt!r}: expected gw=ADDR or dns=ADDR")
-        try:
-            fields[key] = ipaddress.IPv4Address(val)
-        except ValueError as exc:
-            raise ValueError(f"kiln.net {key}={val!r}: {exc}") from None
-    gw = fields.get("gw")
+    """Parse the value of ``kiln.net=`` (without the prefix) with the board's own parser
+    (:func:`kiln.app.bootnet.parse`, one syntax for both sides), and check on the host what the
+    board would only find at boot (the gateway inside the subnet).  ValueError naming the
+    problem."""
+    net = bootnet.parse(value)
+    if net.mode != "static":
+        return NetConfig(mode=net.mode)
+    address = ipaddress.IPv4Interface(f"{net.ip}/{net.prefixlen}")
+    gw = ipaddress.IPv4Address(net.gateway) if net.gateway else None
     if gw is not None and gw not in address.network:
         raise ValueError(f"kiln.net gateway {gw} is not inside {address.network}")
-    return NetConfig("static", address, gw, fields.get("dns"))
+    return NetConfig("static", address, gw, ipaddress.IPv4Address(net.dns) if net.dns else None)
 
 
 def net_from_cmdline(cmdline: str) -> NetConfig:

@@ -35,14 +35,9 @@ class Recipe:
     python_version: str
     python_keep: tuple[str, ...]
     scan_exclude: tuple[str, ...]
-    sdk_exclude: tuple[str, ...]
     templates: tuple[tuple[str, str, int], ...]
     demo_app: Path
     dirs: tuple[str, ...]
-
-    def text(self) -> str:
-        """The recipe file's text (part of the build's cache key)."""
-        return (self.images_dir / "recipe.toml").read_text()
 
 
 def images_dir() -> Path:
@@ -80,7 +75,7 @@ def load(directory: Path | None = None) -> Recipe:
             prune=tuple(rootfs["prune"]), keep=tuple(rootfs["keep"]),
             kernel_image=kernel["image"], python_version=python["version"],
             python_keep=tuple(python["keep"]), scan_exclude=tuple(python["scan_exclude"]),
-            sdk_exclude=tuple(python["sdk_exclude"]), templates=tuple(templates),
+            templates=tuple(templates),
             demo_app=directory / image["demo_app"], dirs=tuple(image["dirs"]),
         )
     except OSError as exc:

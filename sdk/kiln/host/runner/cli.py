@@ -106,7 +106,7 @@ def _build(board, app: Path | None, out_dir: Path | None):
     """The board's image for ``app``: reused when its inputs are unchanged, else built."""
     from kiln.errors import KilnError
     try:
-        from kiln import image
+        from kiln.host import image
     except ModuleNotFoundError as exc:
         raise KilnError(f"the image builder is not available ({exc})") from None
     artifacts = image.cached(board, app=app, out_dir=out_dir)

@@ -1,0 +1,297 @@
+"""Stage a board's root tree: packages -> root filesystem -> kernel modules -> Kiln's payload
+(cross-built) -> pruning -> init, app and board files -> byte-code -> import check.
+
+The staged tree (``out/<board>/work/rootfs``) is what every packer turns into an artifact
+(:mod:`kiln.host.image.initramfs`, ...), the way Buildroot's ``fs/common.mk`` packs one target
+tree per output format.  Each step lives in its own module; this one only sequences them.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiln import __version__
+from kiln.boards import Board
+from kiln.errors import KilnError
+from kiln.host.image import (bytecompile, cache, crossbuild, kernel, pystdlib, qemu_user,
+                             recipe as recipe_mod, rootfs)
+from kiln.host.image.apt import PrivateApt
+from kiln.host.image.layout import OutLayout
+from kiln.host.image.packages import Index, resolve
+from kiln.host.image.progress import Progress
+
+_ELF_MACHINE = {"arm64": "aarch64", "armhf": "arm", "armel": "arm"}
+
+
+class AppNotFoundError(KilnError, FileNotFoundError):
+    """The ``--app`` file (or directory with a main.py) does not exist."""
+
+
+def app_files(app: Path | None, recipe: recipe_mod.Recipe) -> list[tuple[Path, str]]:
+    """(source, name under /app) of every file of the app.
+
+    ``app`` is a ``main.py``-style file (installed as ``/app/main.py``), a directory whose
+    ``*.py`` files are installed under their own names (it must hold ``main.py``; the others
+    are modules it imports, or alternative entry points chosen with ``kiln.app=NAME.py`` on the
+    kernel command line), or None for the demo app.
+    """
+    if app is None:
+        return [(recipe.demo_app, "main.py")]
+    if app.is_dir():
+        files = [(p, p.name) for p in sorted(app.glob("*.py"))]
+        if not any(name == "main.py" for _, name in files):
+            raise AppNotFoundError(f"app directory {app} has no main.py")
+        return files
+    if not app.is_file():
+        raise AppNotFoundError(f"app {app} does not exist: pass --app the path of the app's "
+                               f"main.py (or of a directory holding it)")
+    return [(app, "main.py")]
+
+
+def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | None,
+                   apt: PrivateApt) -> dict[str, str]:
+    """Digest of every input of the staged tree: board file, recipe, templates, the board-side
+    payload's sources, the app (by content, so the same app anywhere reuses the image) and the
+    package index."""
+    files = [board.source, recipe.images_dir / "recipe.toml"]
+    files += [recipe.images_dir / src for src, _dest, _mode in recipe.templates]
+    files += [path for path, _rel in crossbuild.source_files()]
+    texts = {"kiln-version": __version__,
+             "app": "".join(f"== {name}\n{src.read_text()}" for src, name in app_files(app, recipe))}
+    return cache.manifest(files, texts, stats=apt.index_files())
+
+
+def private_apt(layout: OutLayout, recipe: recipe_mod.Recipe) -> PrivateApt:
+    """The private apt of ``layout``'s architecture."""
+    return PrivateApt(layout.apt, layout.arch, recipe, layout.debs)
+
+
+def _load_index(apt: PrivateApt) -> Index:
+    """The package index, parsed once per index refresh (pickled next to the lists)."""
+    files = apt.index_files()
+    key = cache.fingerprint([], stats=files)
+    pickled = apt.root / "index.pickle"
+    if pickled.exists():
+        try:
+            with pickled.open("rb") as f:
+                stored_key, index = pickle.load(f)
+            if stored_key == key:
+                return index
+        except Exception:  # a stale or truncated cache is just rebuilt
+            pass
+    index = apt.load_index()
+    with pickled.open("wb") as f:
+        pickle.dump((key, index), f, protocol=pickle.HIGHEST_PROTOCOL)
+    return index
+
+
+@dataclass(frozen=True)
+class StagedTree:
+    """A board's root tree, ready for a packer.  ``root`` is the tree; ``kernel`` the kernel
+    image of the kernel package it was staged with; ``inputs``/``key`` fingerprint it."""
+
+    root: Path
+    kernel: Path
+    kernel_abi: str
+    packages: tuple[str, ...]          # "name=version" of every Debian package used
+    kiln_extensions: tuple[str, ...]   # image paths of Kiln's compiled modules
+    inputs: dict[str, str]
+    key: str
+
+
+def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.Recipe,
+          progress: Progress, refresh_index: bool = False) -> StagedTree:
+    """Stage ``board``'s root tree with ``app`` (None: the demo app) in ``layout.rootfs``.
+
+    Blocks for tens of seconds (minutes on a cold package cache).  Raises a
+    :class:`kiln.errors.KilnError` subclass naming the fix for every expected failure.
+    """
+    arch, triplet = board.debian_arch, board.triplet
+    apt = private_apt(layout, recipe)
+    work = layout.work
+    py = f"python{recipe.python_version}"
+
+    with progress.step(f"package index for {arch}"):
+        apt.update(progress, force=refresh_index)
+        index = _load_index(apt)
+    inputs = input_manifest(board, recipe, app, apt)
+    with progress.step("resolving packages"):
+        packages = resolve(index, recipe.packages, recipe.exclude)
+        kernel_pkg = kernel.concrete_package(index, board.kernel_package)
+        pydev_pkg = index.newest(f"lib{py}-dev")
+        progress.note(f"{len(packages)} packages; kernel {kernel_pkg.name} {kernel_pkg.version}")
+    with progress.step("downloading packages (cached in out/cache/debs)"):
+        debs = apt.download(packages, progress)
+        kernel_deb, pydev_deb = apt.download([kernel_pkg, pydev_pkg], progress)
+
+    if work.exists():
+        shutil.rmtree(work)
+    root = layout.rootfs
+    with progress.step("unpacking root filesystem"):
+        rootfs.unpack(debs, root)
+        rootfs.unpack([pydev_deb], layout.scratch("pydev"))
+        stdlib = root / "usr" / "lib" / py
+        # The byte-compiler runs after pruning and needs modules the image may not keep.
+        full_stdlib = layout.scratch("stdlib-full")
+        shutil.copytree(stdlib, full_stdlib, symlinks=True, ignore=shutil.ignore_patterns(
+            "test", "lib-dynload", "config-*", "idlelib", "tkinter"))
+
+    with progress.step("kernel and modules"):
+        ktree = kernel.extract(kernel_deb, layout.kernel_cache(kernel_deb.stem),
+                               recipe.kernel_image)
+        lines = _install_modules(root, ktree, board.kernel_modules)
+        progress.note(f"modules: {', '.join(Path(line).stem for line in lines)}")
+
+    with progress.step(f"cross-compiling Kiln's board-side payload with {board.cross_cc}"):
+        kiln_lib = _cross_build_kiln(board, recipe, layout, pydev_deb, progress)
+        site = root / "usr/lib/python3/dist-packages"
+        shutil.copytree(kiln_lib, site, dirs_exist_ok=True)
+        extensions = sorted("/" + p.relative_to(root).as_posix() for p in site.rglob("*.so"))
+        progress.note(f"{len(extensions)} extension modules")
+
+    with progress.step("pruning"):
+        app_src = app_files(app, recipe)
+        _prune(root, stdlib, site, recipe, app_src, triplet, progress)
+
+    with progress.step("installing init, app and board files"):
+        _install_files(root, board, recipe, app_src, lines, ktree.abi, py)
+        rootfs.remove_empty_dirs(root)
+        for d in recipe.dirs:
+            (root / d).mkdir(parents=True, exist_ok=True)
+
+    with progress.step("byte-compiling with the target Python (qemu-user)"):
+        bytecompile.compile_tree(root, [f"usr/lib/{py}", "usr/lib/python3/dist-packages", "app"],
+                                 board.qemu_user, triplet, py, tools_path=[full_stdlib])
+
+    with progress.step("checking that every Kiln module imports, and no host tooling (qemu-user)"):
+        _check_imports(root, site, app_src, board, triplet, py, progress)
+
+    for scratch in ("stdlib-full", "pydev", "kiln"):
+        shutil.rmtree(layout.scratch(scratch), ignore_errors=True)
+    return StagedTree(
+        root=root, kernel=ktree.image, kernel_abi=ktree.abi,
+        packages=tuple(f"{p.name}={p.version}" for p in packages + [kernel_pkg]),
+        kiln_extensions=tuple(extensions), inputs=inputs, key=cache.manifest_key(inputs))
+
+
+def _install_modules(root: Path, ktree: kernel.KernelTree, wanted: tuple[str, ...]) -> list[str]:
+    """Copy ``wanted`` kernel modules and their dependencies into the image; return their
+    paths below ``lib/modules`` in load order (what ``/etc/kiln/modules`` lists)."""
+    modules_root = ktree.modules_dir.parent
+    lines = []
+    for ko in kernel.module_load_order(ktree.modules_dir, wanted):
+        rel = ko.relative_to(modules_root)
+        (root / "lib/modules" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ko, root / "lib/modules" / rel)
+        lines.append(rel.as_posix())
+    return lines
+
+
+def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout,
+                      pydev_deb: Path, progress: Progress) -> Path:
+    """The payload cross-built for ``board`` (staged site-packages), reused from
+    ``out/cache/kiln/<arch>/`` while its sources and the toolchain inputs are unchanged."""
+    arch = board.debian_arch
+    kiln_key = cache.fingerprint([path for path, _rel in crossbuild.source_files()], texts=[
+        board.cross_cc, pydev_deb.name, board.triplet, recipe.python_version])
+    kiln_cache = layout.kiln_cache(kiln_key)
+    if (kiln_cache / "lib").is_dir():
+        progress.note("Kiln sources unchanged: reusing the cached cross build")
+        return kiln_cache / "lib"
+    shutil.rmtree(kiln_cache.parent, ignore_errors=True)  # one cached build per arch
+    lib = crossbuild.build(layout.scratch("kiln"), layout.scratch("pydev"), triplet=board.triplet,
+                           cc=board.cross_cc, python_version=recipe.python_version,
+                           expected_machine=_ELF_MACHINE.get(arch, arch))
+    kiln_cache.mkdir(parents=True)
+    shutil.copytree(lib, kiln_cache / "lib")
+    return kiln_cache / "lib"
+
+
+def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, app_src: list[tuple[Path, str]],
+           triplet: str, progress: Progress) -> None:
+    """Apply the recipe's prune globs, keep only the stdlib the app and Kiln need, and drop
+    shared libraries nothing uses."""
+    rootfs.prune(root, recipe.prune, recipe.keep)
+    for link in stdlib.rglob("*"):
+        if link.is_symlink() and os.readlink(link).startswith("/"):
+            link.unlink()  # e.g. sitecustomize.py -> /etc/python3.11/... (pruned)
+    pyx = [f for f, _rel in crossbuild.source_files() if f.suffix == ".pyx"]
+    scan_files = [src for src, _ in app_src] + sorted(site.rglob("*.py")) + pyx
+    own = {p.name for p in site.iterdir()}
+    roots = {m for m in pystdlib.direct_imports(scan_files) if m.split(".")[0] not in own}
+    roots |= set(recipe.python_keep)
+    ext_suffix = f".cpython-{recipe.python_version.replace('.', '')}-{triplet}.so"
+    modules = pystdlib.needed_modules(stdlib, roots, recipe.scan_exclude, ext_suffix=ext_suffix)
+    kept, removed = pystdlib.prune_stdlib(stdlib, modules, ext_suffix)
+    progress.note(f"stdlib: kept {kept} files, removed {removed}")
+    libs_removed = rootfs.prune_libraries(root, triplet)
+    progress.note(f"removed {len(libs_removed)} unused shared libraries")
+
+
+def _check_imports(root: Path, site: Path, app_src: list[tuple[Path, str]], board: Board,
+                   triplet: str, py: str,
+                   progress: Progress) -> None:
+    """Import every Kiln module (error) and the app's imports (warning) in the image."""
+    kiln_modules = bytecompile.module_names(site)
+    app_imports = sorted(pystdlib.direct_imports([src for src, _ in app_src]))
+    failures = bytecompile.import_check(root, kiln_modules + app_imports, board.qemu_user,
+                                        triplet, py)
+    kiln_failures = {m: e for m, e in failures.items() if m in kiln_modules}
+    for module, error in sorted(failures.items()):
+        if module not in kiln_failures:
+            progress.note(f"warning: the app imports {module!r}, which fails in the image: "
+                          f"{error}")
+    if kiln_failures:
+        detail = "; ".join(f"{m}: {e}" for m, e in sorted(kiln_failures.items()))
+        raise KilnError(f"Kiln modules do not import in the image ({detail}); add the missing "
+                        f"stdlib modules to [python] keep in images/recipe.toml")
+    progress.note(f"{len(kiln_modules)} Kiln modules import cleanly")
+
+
+def board_env(board: Board) -> str:
+    """``/etc/kiln/board.env``: the board-file facts the init exports to the launcher and the
+    drivers (shell ``NAME=value`` lines; interfaces the board does not have are left out)."""
+    facts = {"KILN_BOARD": board.name, "KILN_ETH_IFACE": board.eth_iface,
+             "KILN_WIFI_IFACE": board.wifi_iface}
+    return "".join(f"{name}={value}\n" for name, value in facts.items() if value)
+
+
+def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe, app_src: list[tuple[Path, str]],
+                   module_lines: list[str], abi: str, py: str) -> None:
+    """Templates (the init), the app, /etc/kiln facts, minimal /etc, the python3 link and
+    busybox's applet links (listed by running the image's busybox under qemu-user)."""
+    for src, dest, mode in recipe.templates:
+        target = root / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(recipe.images_dir / src, target)
+        target.chmod(mode)
+    (root / "app").mkdir(exist_ok=True)
+    for src, name in app_src:
+        shutil.copy(src, root / "app" / name)
+    etc = root / "etc"
+    (etc / "kiln").mkdir(parents=True, exist_ok=True)
+    (etc / "kiln" / "board.toml").write_text(board.toml_text())
+    (etc / "kiln" / "board-name").write_text(board.name + "\n")
+    (etc / "kiln" / "board.env").write_text(board_env(board))
+    (etc / "kiln" / "modules").write_text("".join(line + "\n" for line in module_lines))
+    (etc / "kiln" / "kernel-abi").write_text(abi + "\n")
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (etc / "group").write_text("root:x:0:\n")
+    (etc / "hosts").write_text("127.0.0.1\tlocalhost\n::1\tlocalhost\n")
+    (etc / "resolv.conf").write_text("")
+    (root / "usr/bin").mkdir(parents=True, exist_ok=True)
+    for name in ("python3", "python"):
+        link = root / "usr/bin" / name
+        if not link.exists():
+            link.symlink_to(py)
+    applets = qemu_user.run_binary(root, board.qemu_user, "bin/busybox", ["--list-full"])
+    if applets.returncode != 0:
+        raise qemu_user.QemuUserError(f"busybox --list-full failed: {applets.stderr.strip()}")
+    for applet in applets.stdout.split():
+        link = root / applet
+        if not link.exists() and not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to("/bin/busybox")
