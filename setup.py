@@ -43,7 +43,9 @@ def data_files():
     found = {}
     for folder in ("board_configs", "images"):
         for path in sorted((ROOT / folder).rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
+            # (images/buildroot is a br2-external tree used from a checkout, not the builder's)
+            if (path.is_file() and "__pycache__" not in path.parts
+                    and "buildroot" not in path.relative_to(ROOT).parts):
                 target = Path("share/kiln") / path.parent.relative_to(ROOT)
                 found.setdefault(str(target), []).append(str(path.relative_to(ROOT)))
     return sorted(found.items())
