@@ -23,7 +23,9 @@ import os, sys
 import socket as which_socket
 print("boot-app: socket", which_socket.__name__)
 from networking import eth
+from bsp import board
 print("boot-app: net", eth.info()[:5], "iface", os.environ["KILN_ETH_IFACE"])
+print("boot-app: facts", board.facts().board)
 print("boot-app: modules", sorted(m for m in sys.modules
                                   if m == "argparse" or m.startswith("kiln.host")))
 print("boot-app: board", open("/etc/kiln/board-name").read().strip())
@@ -67,7 +69,8 @@ def test_static_network_app_output_and_exit_status(booted_image):
     assert "KILN: net static 10.0.2.77/24 gw=10.0.2.2 dns=10.0.2.3" in out
     assert "boot-app: net (False, '10.0.2.77', '255.255.255.0', '10.0.2.2', '10.0.2.3') " \
            "iface eth0" in out
-    # Launcher, network bring-up and eth import no host tooling on the board.
+    # Launcher, network bring-up, eth and board.facts() import no host tooling on the board.
+    assert f"boot-app: facts {BOARD}" in out
     assert "boot-app: modules []" in out
     assert f"boot-app: board {BOARD}" in out
     assert "boot-app: udp bound 5000" in out

@@ -32,7 +32,14 @@ print("installed-app: host tooling", sorted(m for m in sys.modules if m.startswi
 '''
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without Python or Kiln settings (nothing may point at the checkout)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "PYTHON"))}
+    return {**env, **extra}
+
+
 def run(argv, **kwargs) -> subprocess.CompletedProcess:
+    kwargs.setdefault("env", clean_env())
     result = subprocess.run(argv, capture_output=True, text=True, timeout=900, **kwargs)
     assert result.returncode == 0, f"{argv} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
@@ -52,7 +59,7 @@ def venv(tmp_path_factory) -> Path:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, src / rel)
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(dist), str(src)])
+         "-w", str(dist), str(src)], env=os.environ)
     (wheel,) = dist.glob("kiln_sdk-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "kiln/net/core.pyx" in names and "kiln/payload.py" in names, names
@@ -80,8 +87,7 @@ def test_installed_kiln_builds_an_image_that_boots(venv, tmp_path):
     for shared in ("apt", "cache"):          # package index and .debs from the other builds
         if (out_root() / shared).is_dir():
             (out / shared).symlink_to(out_root() / shared)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KILN_", "PYTHON"))}
-    env["KILN_OUT"] = str(out)
+    env = clean_env(KILN_OUT=str(out))
     build = run([str(venv / "bin/kiln"), "image", "build", "--board", BOARD, "--app", str(app),
                  "--quiet"], cwd=tmp_path, env=env)
     assert "initramfs" in build.stdout
