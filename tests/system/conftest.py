@@ -1,8 +1,10 @@
 """Fixtures of the system tests: images, network labs, labgrid-driven guests, leak checks.
 
-The network lab (:class:`kiln.host.runner.netlab.NetLab`: namespace, tap, dnsmasq, host-side
-servers) and the target (a labgrid environment with a QEMUDriver, see ``labgrid_env.py``) are
-separate fixtures, so the same tests can later get a real board from a labgrid coordinator.
+The network lab (:class:`kiln.host.runner.netlab.NetLab` in tap mode: namespace, tap, dnsmasq,
+host-side servers) and the target (a labgrid place driven through ``KilnStrategy``, see
+``labgrid_env.py`` and ``kiln_labgrid.py``) are separate fixtures, so the same tests can later
+get a real board from a labgrid coordinator.  The boards are those of ``board_configs/`` with a
+``[qemu]`` table.
 
 Everything here needs root, /dev/net/tun, qemu-system-arm and dnsmasq (``.ci/run`` installs
 them through requirements/apt.txt).  Nothing skips: a missing piece fails with the fix named.
@@ -26,9 +28,7 @@ from kiln.host.runner.netlab import TAP_NAME, NetLab  # noqa: E402
 
 from guest import Guest, GuestStarter, running as _running  # noqa: E402
 from image_cache import session_image  # noqa: E402
-from layout import APPS, image_dir  # noqa: E402
-
-QEMU_BOARDS = ["qemu-aarch64", "qemu-arm"]
+from layout import APPS, image_dir, qemu_boards  # noqa: E402
 
 
 class SessionResources:
@@ -59,7 +59,7 @@ def assert_nothing_left(res: SessionResources) -> None:
         f"{host_taps}")
 
 
-@pytest.fixture(scope="session", params=QEMU_BOARDS)
+@pytest.fixture(scope="session", params=qemu_boards())
 def board(request):
     """Each QEMU board in turn (read from board_configs/); its host prerequisites checked."""
     b = boards.load(request.param)

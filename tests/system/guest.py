@@ -1,19 +1,20 @@
-"""A guest booted through labgrid, and what its console said.
+"""A guest booted on a labgrid place, driven only through :class:`kiln_labgrid.KilnStrategy`.
 
-:class:`Guest` powers a labgrid target on, waits for console lines with labgrid's ``expect``,
-keeps the whole transcript and parses the ``KILN:`` lines of the guest init and the ``CHECK``
-lines of the test app (``apps/lab_checks.py``).
+:class:`Guest` opens the place's environment for one boot (``labgrid_env.py``), brings it to
+the strategy's ``booted`` state, waits for console lines through the strategy, reaches
+``finished`` for the app's exit status and ``off`` at the end.  It parses the ``KILN:`` lines
+of the guest init and the ``CHECK`` lines of the test app (``apps/lab_checks.py``).
 """
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from pathlib import Path
 
-from labgrid import Environment
+from labgrid.strategy import StrategyError
 
-from kiln.host.runner.console import EXIT_LINE_RE
-from labgrid_env import TARGET, write_environment
+from labgrid_env import STRATEGY, TARGET, boot_variables, open_environment, place_file
 
 # Boot + app, generous for emulation on a loaded 2-core CI machine.
 BOOT_TIMEOUT_S = 180.0
@@ -32,75 +33,92 @@ def parse_checks(text: str, scenario: str | None = None) -> list[dict[str, str]]
 
 
 class Guest:
-    """One boot of ``image`` on ``board`` attached to ``lab``, driven by labgrid.
+    """One boot of ``image`` on ``board`` attached to ``lab``, on the place ``place_file()``.
 
     ``cmdline`` is the complete kernel command line.  Call :meth:`start`, then :meth:`expect`
     / :meth:`wait_exit`; :meth:`close` powers off and releases labgrid (idempotent).
+    ``pid`` is the host process running the guest when the place has one (QEMU), else None.
     """
 
     def __init__(self, board, image, lab, cmdline: str) -> None:
         self.board, self.image, self.lab, self.cmdline = board, image, lab, cmdline
-        self.transcript = ""
         self.started_at: float | None = None
         self.pid: int | None = None
+        self.strategy = None
         self._env = None
         self._target = None
-        self._driver = None
+        self._pidfile: Path | None = None
+
+    @property
+    def transcript(self) -> str:
+        """The console text up to the last line waited for."""
+        return self.strategy.transcript if self.strategy is not None else ""
 
     def start(self) -> "Guest":
-        """Write the labgrid environment, power the target on (QEMU starts and runs)."""
-        path = write_environment(self.board, self.image, self.lab, self.cmdline,
-                                 Path(self.lab.workdir) / "labgrid-env.yaml")
-        self._env = Environment(config_file=str(path))
+        """Open the place's environment and bring it to ``booted``: power on, and the guest
+        init reported the board.  Raises ``AssertionError`` with the console if it did not."""
+        if self.board.qemu is not None:
+            self._pidfile = Path(self.lab.workdir) / f"qemu-{secrets.token_hex(4)}.pid"
+        variables = boot_variables(self.board, self.image, self.lab, self.cmdline, self._pidfile)
+        self._env = open_environment(place_file(), variables)
         self._target = self._env.get_target(TARGET)
-        self._driver = self._target.get_driver("QEMUDriver")
+        self.strategy = self._target.get_driver(STRATEGY, activate=False)
         self.started_at = time.monotonic()
-        self._driver.on()
-        self.pid = self._driver._child.pid  # labgrid keeps the Popen; no public accessor
+        try:
+            self.strategy.transition("booted", timeout=BOOT_TIMEOUT_S)
+        except StrategyError as exc:
+            raise self._failure(exc) from None
+        finally:
+            self.pid = _read_pid(self._pidfile)
+        assert self._pidfile is None or self.pid is not None, \
+            f"QEMU booted but wrote no pid to {self._pidfile}"
         return self
 
     def expect(self, pattern: str, timeout: float) -> re.Match:
         """Wait up to ``timeout`` s for regex ``pattern`` on the console; return its match.
 
-        Raises ``AssertionError`` with the console transcript on timeout or QEMU exit.
+        Raises ``AssertionError`` with the console transcript on timeout.
         """
-        import pexpect
         try:
-            _, before, match, after = self._driver.expect(pattern, timeout=timeout)
-        except (pexpect.TIMEOUT, pexpect.EOF) as exc:
-            raise AssertionError(f"{pattern!r} not seen on the {self.board.name} console within "
-                                 f"{timeout} s ({type(exc).__name__}); console so far:\n"
-                                 f"{self.transcript}{_partial(self._driver)}") from None
-        self.transcript += before.decode(errors="replace") + after.decode(errors="replace")
-        return re.search(pattern, after.decode(errors="replace"))
+            return self.strategy.expect(pattern, timeout)
+        except StrategyError as exc:
+            raise self._failure(exc) from None
 
     def wait_exit(self, timeout: float) -> int:
-        """Wait for ``KILN: app exited with status N``; return N."""
-        match = self.expect(EXIT_LINE_RE.pattern, timeout)
-        return int(match.group(1))
+        """Reach ``finished`` (``KILN: app exited with status N``) within ``timeout`` s; return N."""
+        try:
+            self.strategy.transition("finished", timeout=timeout)
+        except StrategyError as exc:
+            raise self._failure(exc) from None
+        return self.strategy.app_status
+
+    def set_cable(self, plugged: bool) -> None:
+        """Plug or pull the guest's Ethernet cable (the place's cable switch)."""
+        self.strategy.set_cable(plugged)
 
     def checks(self, scenario: str | None = None) -> list[dict[str, str]]:
         """Parsed ``CHECK`` lines seen so far (see :func:`parse_checks`)."""
         return parse_checks(self.transcript.replace("\r", ""), scenario)
 
     def close(self) -> None:
-        """Power off (quit QEMU) and deactivate labgrid; safe to call twice."""
-        if self._target is not None:
-            try:
-                if self._driver is not None and self._driver.status:
-                    if self._driver._child.poll() is None:
-                        self._driver.off()
-                    else:       # QEMU already gone (powered off, or its lab killed it)
-                        self._driver.status = 0
-            finally:
-                self._target.deactivate_all_drivers()
-                self._env.cleanup()
-                self._target = self._driver = self._env = None
+        """Reach ``off`` (QEMU quits) and release labgrid; safe to call twice."""
+        if self._target is None:
+            return
+        try:
+            self.strategy.transition("off")
+        finally:
+            self._target.deactivate_all_drivers()
+            self._env.cleanup()
+            self._target = self._env = None
+
+    def _failure(self, exc: StrategyError) -> AssertionError:
+        return AssertionError(f"{exc.msg} ({self.board.name}); console so far:\n"
+                              f"{self.transcript}{self.strategy.unmatched}")
 
 
 class GuestStarter:
     """Starts guests of ``board``/``image`` and powers every one off at :meth:`close_all`
-    (asserting its QEMU is gone)."""
+    (asserting that its QEMU, if any, is gone)."""
 
     def __init__(self, board, image, resources) -> None:
         self.board, self.image, self.resources = board, image, resources
@@ -109,14 +127,18 @@ class GuestStarter:
     def start(self, lab, cmdline: str) -> Guest:
         g = Guest(self.board, self.image, lab, cmdline)
         self.started.append(g)
-        g.start()
-        self.resources.qemu_pids.add(g.pid)
+        try:
+            g.start()
+        finally:
+            if g.pid is not None:
+                self.resources.qemu_pids.add(g.pid)
         return g
 
     def close_all(self) -> None:
         for g in self.started:
             g.close()
-            assert not running(g.pid), f"QEMU (pid {g.pid}) still running after power-off"
+            assert g.pid is None or not running(g.pid), \
+                f"QEMU (pid {g.pid}) still running after power-off"
 
 
 def running(pid: int) -> bool:
@@ -128,8 +150,9 @@ def running(pid: int) -> bool:
         return False
 
 
-def _partial(driver) -> str:
+def _read_pid(pidfile: Path | None) -> int | None:
+    """The pid QEMU wrote to ``pidfile`` (None when there is none)."""
     try:
-        return driver._expect.before.decode(errors="replace")
-    except Exception:  # diagnostics only
-        return ""
+        return int(pidfile.read_text().split()[0]) if pidfile is not None else None
+    except (OSError, ValueError, IndexError):
+        return None

@@ -1,51 +1,83 @@
-"""labgrid environment configuration for a Kiln board booted under QEMU on a NetLab tap.
+"""The target half of the system tests: a labgrid environment file (a *place*) plus one boot's
+variables.
 
-This is "the target" half of the system tests: a labgrid environment (YAML) whose only target,
-``main``, has a QEMUDriver built from the board file.  A real board later gets an environment
-with power and serial drivers instead; the tests only use the console and power protocols.
+A place is a labgrid environment file whose target ``main`` has a :class:`KilnStrategy`
+(``kiln_labgrid.py``) and whatever power, console and boot-media drivers the place has.  The
+default is ``envs/qemu.yaml``; ``$KILN_LG_ENV`` names another one (a real board's).
 
-labgrid's QEMUDriver takes the QEMU binary as a path (its ``tools`` key), not an argv, so the
-binary is a :meth:`NetLab.wrapper` script that runs QEMU inside the lab's namespace, where the
-tap lives.  ``-no-shutdown`` keeps QEMU (stopped) after the guest powers off so that labgrid's
-``off()`` can still quit it through QMP.
+What changes from boot to boot -- board, kernel, initramfs, kernel command line, and for a QEMU
+board the QEMU arguments and the lab's QEMU wrapper -- is handed to the file as ``LG_KILN_*``
+variables, which labgrid substitutes into ``!template`` values while it reads the file
+(:func:`open_environment`).  The QEMU arguments come from
+:func:`kiln.host.runner.qemu.arguments`, the function ``kiln run`` starts QEMU with
+(``console="labgrid"``: the driver brings serial port and QMP; ``-no-shutdown`` keeps QEMU
+after the guest powers off so that the strategy's ``off`` can quit it over QMP).  labgrid's
+QEMUDriver takes the QEMU binary as a path, not an argv, so ``LG_KILN_QEMU`` is a
+:meth:`NetLab.wrapper` script that runs it inside the lab's namespace, where the tap lives.
 """
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 
-import yaml
+from labgrid import Environment
 
 from kiln.host.runner import qemu
 from kiln.host.runner.boot import BootImage
 from kiln.host.runner.netlab import NetLab
 
+HERE = Path(__file__).resolve().parent
+QEMU_PLACE = HERE / "envs" / "qemu.yaml"
+PLACE_ENV_VAR = "KILN_LG_ENV"
 TARGET = "main"
+STRATEGY = "KilnStrategy"
 
 
-def environment(board, image: BootImage, lab: NetLab, cmdline: str) -> dict:
-    """The labgrid environment (as a dict) booting ``image`` on ``board`` attached to ``lab``."""
-    spec = board.qemu
-    extra = ["-initrd", str(image.initrd), "-smp", str(spec.smp), "-no-shutdown",
-             "-netdev", f"tap,id={qemu.NETDEV_ID},ifname={lab.tap},script=no,downscript=no",
-             *spec.nic(qemu.NETDEV_ID)]
-    return {
-        "targets": {TARGET: {"drivers": {"QEMUDriver": {
-            "qemu_bin": "qemu",
-            "machine": spec.machine,
-            "cpu": spec.cpu,
-            "memory": f"{spec.memory_mb}M",
-            "kernel": "kernel",
-            "display": "none",
-            "extra_args": shlex.join(extra),
-            "boot_args": cmdline,
-        }}}},
-        "images": {"kernel": str(image.kernel)},
-        "tools": {"qemu": str(lab.wrapper(spec.binary))},
-    }
+def place_file() -> Path:
+    """The environment file of the place the tests boot on (``$KILN_LG_ENV`` or the QEMU one)."""
+    return Path(os.environ.get(PLACE_ENV_VAR) or QEMU_PLACE)
 
 
-def write_environment(board, image: BootImage, lab: NetLab, cmdline: str, path: Path) -> Path:
-    """Write :func:`environment` as YAML to ``path`` and return ``path``."""
-    path.write_text(yaml.safe_dump(environment(board, image, lab, cmdline), sort_keys=False))
-    return path
+def boot_variables(board, image: BootImage, lab: NetLab, cmdline: str,
+                   pidfile: Path | None = None) -> dict[str, str]:
+    """The ``LG_KILN_*`` variables of one boot of ``image`` on ``board`` with ``cmdline``.
+
+    Every place gets ``LG_KILN_BOARD``, ``LG_KILN_KERNEL``, ``LG_KILN_INITRD`` and
+    ``LG_KILN_CMDLINE``; a QEMU board also ``LG_KILN_QEMU`` (the lab's wrapper script),
+    ``LG_KILN_QEMU_MACHINE``, ``_CPU``, ``_MEMORY`` and ``_ARGS`` (its NIC on ``lab``'s tap;
+    ``pidfile``: where QEMU writes its pid).
+    """
+    variables = {"LG_KILN_BOARD": board.name, "LG_KILN_KERNEL": str(image.kernel),
+                 "LG_KILN_INITRD": str(image.initrd), "LG_KILN_CMDLINE": cmdline}
+    if board.qemu is not None:
+        args = qemu.arguments(board, image.kernel, image.initrd, cmdline, lab.tap,
+                              console="labgrid", pidfile=pidfile)
+        variables.update({
+            "LG_KILN_QEMU": str(lab.wrapper(args.binary)),
+            "LG_KILN_QEMU_MACHINE": args.machine,
+            "LG_KILN_QEMU_CPU": args.cpu,
+            "LG_KILN_QEMU_MEMORY": args.memory,
+            "LG_KILN_QEMU_ARGS": shlex.join(args.args),
+        })
+    return variables
+
+
+def open_environment(path: Path, variables: dict[str, str]) -> Environment:
+    """labgrid's :class:`Environment` for file ``path`` with ``variables`` substituted.
+
+    labgrid reads ``LG_*`` substitutions from the process environment, and only while it parses
+    the file: the variables are set for exactly that long (so QEMU and other children never
+    inherit them).  Raises labgrid's ``InvalidConfigError`` when the file uses a variable that
+    is not given.
+    """
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        return Environment(config_file=str(path))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,4 +1,4 @@
-"""Where the system tests find their guest apps and keep their images."""
+"""Where the system tests find their guest apps and keep their images, and which boards they boot."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,3 +13,15 @@ def image_dir(board) -> Path:
     ``kiln run`` and ``kiln image build`` use by default, so a developer's own builds and the
     tests never overwrite each other."""
     return REPO / "out" / "system-tests" / board.name
+
+
+def qemu_boards() -> list[str]:
+    """Every board whose file in ``board_configs/`` has a ``[qemu]`` table, sorted."""
+    from kiln import boards
+    return [name for name in boards.names() if boards.load(name).qemu is not None]
+
+
+def hardware_boards() -> list[str]:
+    """Every board of ``board_configs/`` without a ``[qemu]`` table (hardware only), sorted."""
+    from kiln import boards
+    return [name for name in boards.names() if boards.load(name).qemu is None]

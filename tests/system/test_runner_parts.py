@@ -1,25 +1,32 @@
-"""The pieces of ``kiln run`` without QEMU: addressing, dnsmasq, network lab, console,
-QEMU command line, preflight, argument errors.  The network-lab tests need root."""
+"""The pieces of ``kiln run`` without QEMU: addressing, dnsmasq, network lab (both modes),
+console, QEMU arguments (for ``kiln run`` and for the labgrid place alike), preflight, argument
+errors.  The network-lab tests need root."""
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
 import os
+import shlex
 import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from kiln import boards
 from kiln.host.runner import console, dnsmasq, netns, preflight, qemu
 from kiln.host.runner.addressing import LabAddressing
+from kiln.host.runner.boot import BootImage
 from kiln.host.runner.netlab import NetLab, NetLabError
 
-BOARDS = ["qemu-aarch64", "qemu-arm"]
+from labgrid_env import QEMU_PLACE, STRATEGY, TARGET, boot_variables, open_environment
+from layout import hardware_boards, qemu_boards
+
+BOARDS = qemu_boards()
 
 
 # -- addressing ------------------------------------------------------------------------------
@@ -147,6 +154,48 @@ def test_netlab_without_dhcp_runs_no_dnsmasq():
         assert pids == [] and lab.leases() == [] and lab.dnsmasq_log() == ""
 
 
+def test_veth_lab_puts_the_device_end_alone_in_its_own_namespace():
+    with NetLab(mode="veth") as lab:
+        device_ns, etc_dir = lab.device_netns, lab.device_resolv_conf.parent
+        host_links = lab.run(["ip", "-o", "link"]).stdout
+        device_links = lab.run(["ip", "-o", "link"], device=True).stdout
+        assert sorted(l.split(":")[1].strip().split("@")[0] for l in host_links.splitlines()) \
+            == ["kpeer0", "lo"]
+        assert sorted(l.split(":")[1].strip().split("@")[0] for l in device_links.splitlines()) \
+            == ["keth0", "lo"]
+        assert f"inet {lab.addressing.host_interface}" in lab.run(["ip", "addr"]).stdout
+        assert "inet " not in lab.run(["ip", "addr", "show", "keth0"], device=True).stdout
+        assert lab.device_resolv_conf.is_file() and lab.dnsmasq_running
+        sleeper = lab.spawn(["sleep", "600"], device=True)
+        time.sleep(0.2)
+        assert sleeper.pid in lab.pids(device=True) and sleeper.pid not in lab.pids()
+        with pytest.raises(NetLabError, match="veth lab"):
+            lab.tap
+    assert sleeper.poll() is not None
+    assert not netns.exists(lab.name) and not netns.exists(device_ns) and not etc_dir.exists()
+    with pytest.raises(NetLabError, match="tap lab"):
+        NetLab().device_netns
+    with pytest.raises(ValueError, match="mode"):
+        NetLab(mode="bridge")
+
+
+def test_netlab_dnsmasq_restarts_with_a_new_pool_and_forgets_leases():
+    with NetLab(dhcp=False, local_domains=["kiln.test"]) as lab:
+        assert not lab.dnsmasq_running and lab.dnsmasq_log() == ""
+        lab.start_dnsmasq(pool=("10.77.0.200", "10.77.0.210"))
+        assert "DHCP, IP range 10.77.0.200 -- 10.77.0.210" in lab.dnsmasq_log()
+        assert _dns_query(lab, "x.kiln.test") == (3, [])        # NXDOMAIN: a local domain
+        with pytest.raises(NetLabError, match="already running"):
+            lab.start_dnsmasq()
+        with pytest.raises(NetLabError, match="stop dnsmasq"):
+            lab.clear_leases()
+        lab.stop_dnsmasq()
+        assert not lab.dnsmasq_running
+        lab.clear_leases()
+        lab.start_dnsmasq()
+        assert lab.dnsmasq_log().count("DHCP, IP range 10.77.0.200") == 2   # log kept, pool too
+
+
 # -- console ---------------------------------------------------------------------------------
 
 def _feed(chunks: list[tuple[float, bytes]], close: bool = True) -> int:
@@ -215,6 +264,51 @@ def test_qemu_command_comes_from_board_data(name, tmp_path):
         qemu.command(board, kernel, tmp_path / "none", "x", "kiln0")
 
 
+@pytest.mark.parametrize("name", BOARDS)
+def test_runner_and_labgrid_place_start_qemu_with_the_same_arguments(name, tmp_path):
+    board = boards.load(name)
+    image = BootImage(tmp_path / "vmlinuz", tmp_path / "initrd", board.cmdline)
+    image.kernel.write_bytes(b"k")
+    image.initrd.write_bytes(b"i")
+    cmdline = f"{board.cmdline} kiln.net=dhcp kiln.test=imports"
+    runner = qemu.command(board, image.kernel, image.initrd, cmdline, "kiln0")
+    common = qemu.arguments(board, image.kernel, image.initrd, cmdline, "kiln0",
+                            console="labgrid", pidfile=tmp_path / "qemu.pid")
+    before = {k: v for k, v in os.environ.items() if k.startswith("LG_")}
+    with NetLab() as lab:
+        env = open_environment(QEMU_PLACE, boot_variables(board, image, lab, cmdline,
+                                                          pidfile=tmp_path / "qemu.pid"))
+        try:
+            target = env.get_target(TARGET)
+            driver = target.get_driver("QEMUDriver", activate=False)
+            strategy = target.get_driver(STRATEGY, activate=False)
+            placed = driver.get_qemu_base_args()     # what labgrid will start, minus its QMP/serial
+            wrapper = Path(placed[0]).read_text()
+        finally:
+            env.cleanup()
+    assert {k: v for k, v in os.environ.items() if k.startswith("LG_")} == before
+    # The labgrid place runs the board's QEMU in the lab namespace with kiln run's arguments.
+    assert f"ip netns exec {lab.name} " in wrapper and board.qemu.binary in wrapper
+    assert placed[placed.index("-machine") + 1] == runner[runner.index("-M") + 1]
+    assert placed[placed.index("-cpu") + 1] == runner[runner.index("-cpu") + 1]
+    assert placed[placed.index("-m") + 1] == runner[runner.index("-m") + 1]
+    assert placed[placed.index("-kernel") + 1] == runner[runner.index("-kernel") + 1]
+    assert placed[placed.index("-append") + 1] == runner[runner.index("-append") + 1] == cmdline
+    assert shlex.join(common.args) in shlex.join(placed)
+    shared = ["-smp", str(board.qemu.smp), "-no-reboot", "-initrd", str(image.initrd),
+              "-netdev", f"tap,id={qemu.NETDEV_ID},ifname=kiln0,script=no,downscript=no",
+              *board.qemu.nic(qemu.NETDEV_ID)]
+    for argv in (runner, placed):
+        joined = shlex.join(argv)
+        assert all(shlex.join([a]) in joined for a in shared), (shared, argv)
+    assert "-no-shutdown" in placed and "-no-shutdown" not in runner
+    assert "chardev:console" in runner and "chardev:console" not in placed
+    # The strategy binds the place's power and console (here both QEMU) and its cable switch.
+    assert strategy.power is driver and strategy.console is driver
+    assert type(strategy.cable).__name__ == "QEMUNetLinkDriver"
+    assert strategy.sdmux is None and strategy.storage is None and strategy.board == name
+
+
 # -- preflight -------------------------------------------------------------------------------
 
 def test_preflight_messages_name_the_fix(tmp_path):
@@ -238,11 +332,19 @@ def test_preflight_names_the_qemu_package_of_the_board(name, monkeypatch):
     assert "dnsmasq not found: install it with `apt-get install dnsmasq-base`" in problems
 
 
-@pytest.mark.parametrize("name", ["rpi3b", "rpi4b", "rpi-zero2w"])
+@pytest.mark.parametrize("name", hardware_boards())
 def test_kiln_run_refuses_hardware_only_boards_by_name(name):
     problems = preflight.problems_for_run(boards.load(name))
     assert problems == [f"board {name} runs on hardware only (its board file has no [qemu] "
-                        f"table): kiln run boots QEMU boards (qemu-aarch64, qemu-arm)"]
+                        f"table): kiln run boots QEMU boards ({', '.join(BOARDS)})"]
+
+
+def test_board_lists_come_from_board_configs():
+    files = sorted(p.stem for p in (Path(boards.__file__).resolve().parents[2]
+                                    / "board_configs").glob("*.toml"))
+    assert sorted(BOARDS + hardware_boards()) == files
+    assert {"qemu-aarch64", "qemu-arm"} <= set(BOARDS)
+    assert {"rpi3b", "rpi4b", "rpi-zero2w"} <= set(hardware_boards())
 
 
 # -- kiln run argument errors ----------------------------------------------------------------

@@ -23,7 +23,6 @@ from guest import BOOT_TIMEOUT_S, Guest, GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
 from kiln import boards
-from kiln.host.runner import qemu
 from kiln.host.runner.boot import BootImage, guest_cmdline
 
 pytestmark = pytest.mark.system
@@ -80,8 +79,9 @@ def zboot(aarch64, zerynth_image, resources):
 
 
 def set_cable(guest: Guest, plugged: bool) -> None:
-    """Plug or pull the guest's virtual cable (QEMU ``set_link`` over labgrid's QMP)."""
-    guest._driver.monitor_command("set_link", {"name": qemu.NETDEV_ID, "up": plugged})
+    """Plug or pull the guest's cable through the place's cable switch (under QEMU: QMP
+    ``set_link`` on the guest NIC, see ``kiln_labgrid.QEMUNetLinkDriver``)."""
+    guest.set_cable(plugged)
 
 
 class LineServer:
