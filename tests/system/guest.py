@@ -85,7 +85,8 @@ class Guest:
             raise self._failure(exc) from None
 
     def wait_exit(self, timeout: float) -> int:
-        """Reach ``finished`` (``KILN: app exited with status N``) within ``timeout`` s; return N."""
+        """Reach ``finished`` (``KILN: app exited with status N``) within ``timeout`` s;
+        return N."""
         try:
             self.strategy.transition("finished", timeout=timeout)
         except StrategyError as exc:

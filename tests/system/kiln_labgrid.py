@@ -56,6 +56,7 @@ BOARD_LINE_RE = re.compile(r"KILN: board (\S+)\r?\n")
 EXIT_LINE = EXIT_LINE_RE.pattern + r"\r?\n"
 _READ_CHUNK = 65536
 _POLL_S = 0.5
+_OPTIONAL_STR = attr.validators.optional(attr.validators.instance_of(str))
 
 
 class Status(enum.Enum):
@@ -89,9 +90,9 @@ class KilnStrategy(Strategy):
         "cable": {"DigitalOutputProtocol", None},
     }
 
-    board = attr.ib(default=None, validator=attr.validators.optional(attr.validators.instance_of(str)))
+    board = attr.ib(default=None, validator=_OPTIONAL_STR)
     boot_timeout = attr.ib(default=180.0, converter=float)
-    cmdline = attr.ib(default=None, validator=attr.validators.optional(attr.validators.instance_of(str)))
+    cmdline = attr.ib(default=None, validator=_OPTIONAL_STR)
     boot_files = attr.ib(default=attr.Factory(list), converter=list)
     boot_partition = attr.ib(default=1, converter=int)
 

@@ -1,4 +1,4 @@
-"""Where the system tests find their guest apps and keep their images, and which boards they boot."""
+"""Where the system tests find their guest apps and keep their images; which boards they boot."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -155,15 +155,17 @@ def test_netlab_without_dhcp_runs_no_dnsmasq():
         assert pids == [] and lab.leases() == [] and lab.dnsmasq_log() == ""
 
 
+def _link_names(ip_o_link: str) -> list[str]:
+    return sorted(line.split(":")[1].strip().split("@")[0] for line in ip_o_link.splitlines())
+
+
 def test_veth_lab_puts_the_device_end_alone_in_its_own_namespace():
     with NetLab(mode="veth") as lab:
         device_ns, etc_dir = lab.device_netns, lab.device_resolv_conf.parent
         host_links = lab.run(["ip", "-o", "link"]).stdout
         device_links = lab.run(["ip", "-o", "link"], device=True).stdout
-        assert sorted(l.split(":")[1].strip().split("@")[0] for l in host_links.splitlines()) \
-            == ["kpeer0", "lo"]
-        assert sorted(l.split(":")[1].strip().split("@")[0] for l in device_links.splitlines()) \
-            == ["keth0", "lo"]
+        assert _link_names(host_links) == ["kpeer0", "lo"]
+        assert _link_names(device_links) == ["keth0", "lo"]
         assert f"inet {lab.addressing.host_interface}" in lab.run(["ip", "addr"]).stdout
         assert "inet " not in lab.run(["ip", "addr", "show", "keth0"], device=True).stdout
         assert lab.device_resolv_conf.is_file() and lab.dnsmasq_running

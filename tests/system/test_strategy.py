@@ -130,8 +130,9 @@ images:
   kernel: !template $LG_KILN_KERNEL
   initrd: !template $LG_KILN_INITRD
 """
-BOOT = [b"[    0.000000] Booting Linux\r\n", b"KILN: board rp", b"i4b\r\nKILN: net dhcp 10.77.0.5/24\r\n",
-        b"hello \xe2\x9c", b"\x93 from the app\r\n", b"KILN: app exited with status 3\r\n"]
+BOOT = [b"[    0.000000] Booting Linux\r\n", b"KILN: board rp",
+        b"i4b\r\nKILN: net dhcp 10.77.0.5/24\r\n", b"hello \xe2\x9c", b"\x93 from the app\r\n",
+        b"KILN: app exited with status 3\r\n"]
 
 
 @pytest.fixture
