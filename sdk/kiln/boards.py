@@ -32,12 +32,30 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
         "binary": (str, True), "machine": (str, True), "cpu": (str, True),
         "memory_mb": (int, True), "smp": (int, False), "nic_args": (list, True),
         "package": (str, True),
+        # SD-card boards: QEMU loads kernel, initramfs and this DTB (a file of the image's boot
+        # partition) itself, since it does not run the GPU firmware; the image is the SD card.
+        "dtb": (str, False),
+        # Index of the QEMU serial port that is the board's console (earlier ports are
+        # attached too: on `kiln run`'s console, or to nothing under labgrid).
+        "console_serial": (int, False),
+        # Kernel arguments added under QEMU only (e.g. the interface QEMU's NIC appears as).
+        "append": (list, False),
+        # Lowest QEMU version with this machine; an older host QEMU is replaced by a private
+        # copy of the {release}-backports package (kiln.host.runner.qemutool).
+        "min_version": (str, False),
+        # Test-only edits to a copy of the DTB: nodes QEMU does not emulate ("status" set to
+        # "disabled") and properties deleted ("/node/path:property").
+        "dtb_disable": (list, False), "dtb_delete": (list, False),
     },
     "image": {"format": (str, True), "compression": (str, False)},
-    # SD-card boards (image format "sdcard"): what goes on the boot partition.
+    # SD-card boards (image format "sdcard"): partitions and what goes on them (meaning of
+    # each key: the board files, kiln.host.image.sdcard).
     "sdcard": {
-        "firmware_package": (str, True), "bootloader_package": (str, True),
-        "bootloader": (str, True), "dtb": (str, True), "config_txt": (list, True),
+        "apt_components": (list, False), "firmware_package": (str, True),
+        "firmware": (list, True), "dtbs": (list, True), "config_txt": (list, True),
+        "boot_modules": (list, True), "lib_firmware_package": (str, False),
+        "lib_firmware": (list, False), "lib_firmware_links": (list, False),
+        "rootfs": (str, False), "boot_mb": (int, True), "root_mb": (int, True),
     },
     # What bsp.board.init() puts in a known state, and the default network interfaces.
     "bsp": {
@@ -51,6 +69,7 @@ OPTIONAL_TABLES = ("qemu", "sdcard", "bsp")
 # Keys whose empty string means "none" (a board without an Ethernet port has eth = "").
 _MAY_BE_EMPTY = {("bsp", "eth"), ("bsp", "wifi")}
 IMAGE_FORMATS = ("initramfs", "sdcard")
+SD_ROOTFS = ("squashfs", "ext4")
 COMPRESSIONS = ("zstd", "xz", "gzip")
 
 
@@ -69,6 +88,12 @@ class QemuSpec:
     smp: int
     nic_args: tuple[str, ...]
     package: str
+    dtb: str = ""                          # SD-card boards: the boot partition's DTB QEMU loads
+    console_serial: int = 0
+    append: tuple[str, ...] = ()
+    min_version: str = ""
+    dtb_disable: tuple[str, ...] = ()
+    dtb_delete: tuple[str, ...] = ()
 
     def nic(self, netdev: str) -> list[str]:
         """QEMU arguments attaching the board's NIC to the ``-netdev`` whose id is ``netdev``."""
@@ -77,13 +102,20 @@ class QemuSpec:
 
 @dataclass(frozen=True)
 class SdcardSpec:
-    """What the SD-card image's boot partition holds (Raspberry Pi boards)."""
+    """The SD-card image of a Raspberry Pi board (packed by :mod:`kiln.host.image.sdcard`)."""
 
-    firmware_package: str
-    bootloader_package: str
-    bootloader: str
-    dtb: str
-    config_txt: tuple[str, ...]
+    firmware_package: str             # GPU firmware package (raspi-firmware)
+    firmware: tuple[str, ...]         # its files copied to the boot partition
+    dtbs: tuple[str, ...]             # DTBs of the kernel package copied to the boot partition
+    config_txt: tuple[str, ...]       # config.txt lines (the packer adds kernel= / initramfs)
+    boot_modules: tuple[str, ...]     # loaded by the boot initramfs, in order (SD controller)
+    boot_mb: int                      # FAT boot partition size
+    root_mb: int                      # root partition size
+    rootfs: str = "squashfs"          # "squashfs" (read-only + tmpfs overlay) or "ext4"
+    apt_components: tuple[str, ...] = ()   # Debian components besides the recipe's
+    lib_firmware_package: str = ""    # package with the /lib/firmware files below
+    lib_firmware: tuple[str, ...] = ()     # paths below /lib/firmware copied to the root
+    lib_firmware_links: tuple[str, ...] = ()  # "link=target" below /lib/firmware
 
 
 @dataclass(frozen=True)
@@ -187,7 +219,10 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         _fail(source, "board", "name", f"is {b['name']!r} but the file is named {source.name}")
     lists = [("board", "compatible"), ("kernel", "modules"), ("cross", "packages")]
     lists += [("qemu", "nic_args")] if q else []
-    lists += [("sdcard", "config_txt")] if sd else []
+    lists += [("sdcard", k) for k in ("config_txt", "firmware", "dtbs", "boot_modules",
+                                      "apt_components", "lib_firmware", "lib_firmware_links")
+              if sd and k in sd]
+    lists += [("qemu", k) for k in ("append", "dtb_disable", "dtb_delete") if q and k in q]
     lists += [("bsp", key) for key in ("leds_off", "interfaces_down") if bsp and key in bsp]
     for table, key in lists:
         items = data[table][key]
@@ -200,6 +235,23 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
             _fail(source, "qemu", "smp", "must be at least 1")
         if not any("{netdev}" in a for a in q["nic_args"]):
             _fail(source, "qemu", "nic_args", "must contain '{netdev}' where the -netdev id goes")
+        if q.get("console_serial", 0) < 0:
+            _fail(source, "qemu", "console_serial", "must be 0 or more")
+        if sd is not None and not q.get("dtb"):
+            _fail(source, "qemu", "dtb", "is missing: an SD-card board under QEMU needs the "
+                                         "DTB QEMU loads (one of [sdcard] dtbs, by file name)")
+        if sd is not None and q.get("dtb") and not any(
+                d.rsplit("/", 1)[-1] == q["dtb"] for d in sd["dtbs"]):
+            _fail(source, "qemu", "dtb", f"is {q['dtb']!r}, which is not in [sdcard] dtbs")
+    if sd:
+        if sd.get("rootfs", "squashfs") not in SD_ROOTFS:
+            _fail(source, "sdcard", "rootfs", f"is {sd['rootfs']!r}; expected one of {SD_ROOTFS}")
+        for key in ("boot_mb", "root_mb"):
+            if sd[key] < 8:
+                _fail(source, "sdcard", key, f"is {sd[key]}; at least 8 (MiB)")
+        for link in sd.get("lib_firmware_links", ()):
+            if link.count("=") != 1:
+                _fail(source, "sdcard", "lib_firmware_links", f"entry {link!r} is not LINK=TARGET")
     if img["format"] not in IMAGE_FORMATS:
         _fail(source, "image", "format", f"is {img['format']!r}; expected one of {IMAGE_FORMATS}")
     if (img["format"] == "sdcard") != (sd is not None):
@@ -225,12 +277,21 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         qemu_user=cross["qemu_user"],
         qemu=QemuSpec(binary=q["binary"], machine=q["machine"], cpu=q["cpu"],
                       memory_mb=q["memory_mb"], smp=q.get("smp", 1),
-                      nic_args=tuple(q["nic_args"]), package=q["package"]) if q else None,
+                      nic_args=tuple(q["nic_args"]), package=q["package"],
+                      dtb=q.get("dtb", ""), console_serial=q.get("console_serial", 0),
+                      append=tuple(q.get("append", ())), min_version=q.get("min_version", ""),
+                      dtb_disable=tuple(q.get("dtb_disable", ())),
+                      dtb_delete=tuple(q.get("dtb_delete", ()))) if q else None,
         image_format=img["format"], compression=compression, source=source,
-        sdcard=SdcardSpec(firmware_package=sd["firmware_package"],
-                          bootloader_package=sd["bootloader_package"],
-                          bootloader=sd["bootloader"], dtb=sd["dtb"],
-                          config_txt=tuple(sd["config_txt"])) if sd else None,
+        sdcard=SdcardSpec(
+            firmware_package=sd["firmware_package"], firmware=tuple(sd["firmware"]),
+            dtbs=tuple(sd["dtbs"]), config_txt=tuple(sd["config_txt"]),
+            boot_modules=tuple(sd["boot_modules"]), boot_mb=sd["boot_mb"],
+            root_mb=sd["root_mb"], rootfs=sd.get("rootfs", "squashfs"),
+            apt_components=tuple(sd.get("apt_components", ())),
+            lib_firmware_package=sd.get("lib_firmware_package", ""),
+            lib_firmware=tuple(sd.get("lib_firmware", ())),
+            lib_firmware_links=tuple(sd.get("lib_firmware_links", ()))) if sd else None,
         bsp_leds_off=tuple(bsp.get("leds_off", ())),
         bsp_interfaces_down=tuple(bsp.get("interfaces_down", ())),
         eth_iface=bsp.get("eth", "eth0"), wifi_iface=bsp.get("wifi", "wlan0"),

@@ -73,8 +73,8 @@ def _check(board, app, out_dir):
     new = stage.input_manifest(b, r, Path(app).resolve() if app else None,
                                stage.private_apt(layout, r))
     diff = cache.changed(old, new)
-    if not diff and (artifacts.key != cache.manifest_key(new) or not artifacts.kernel.is_file()
-                     or not artifacts.initrd.is_file()):
+    if not diff and (artifacts.key != cache.manifest_key(new)
+                     or not all(p.is_file() for p in artifacts.files())):
         diff = ["output files"]
     return artifacts, diff
 

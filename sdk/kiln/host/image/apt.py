@@ -7,6 +7,7 @@ The host's dpkg database and apt configuration are never touched (no ``dpkg
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import subprocess
@@ -61,6 +62,16 @@ Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled "false";
 Acquire::Retries "3";
 """
         _write_if_changed(self.config, conf)
+
+    def with_components(self, components: tuple[str, ...]) -> "PrivateApt":
+        """A private apt of the same architecture and suites for other Debian ``components``
+        (e.g. ``non-free-firmware``), in its own directory ``out/apt/<arch>-<components>/``.
+
+        Kept apart from the main index so that boards without extra components never see it
+        (their inputs, and so their cached images, stay unchanged)."""
+        recipe = dataclasses.replace(self.recipe, components=tuple(components))
+        root = self.root.parent / f"{self.arch}-{'+'.join(components)}"
+        return PrivateApt(root, self.arch, recipe, self.debs_dir)
 
     def index_files(self) -> list[Path]:
         """The uncompressed ``Packages`` files apt has fetched for this architecture."""

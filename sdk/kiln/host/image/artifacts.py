@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
+_OPTIONAL_PATHS = ("sdcard", "bmap")
+
+
 @dataclass(frozen=True)
 class ImageArtifacts:
     """A built image.  Paths are absolute; sizes in bytes; ``cmdline`` is the board's base
@@ -25,11 +28,22 @@ class ImageArtifacts:
     build_seconds: float = 0.0
     step_seconds: dict = field(default_factory=dict)
     key: str = ""                           # hash of every input (see kiln.host.image.cache)
+    # SD-card boards (kiln.host.image.sdcard): the card image, its block map, the image's
+    # apparent size and the bytes its block map says are mapped (what a write copies).
+    # ``kernel``/``initrd`` are then the files of the boot partition (kept in work/boot/).
+    sdcard: Path | None = None
+    bmap: Path | None = None
+    image_bytes: int = 0
+    mapped_bytes: int = 0
+    rootfs: str = ""
+    root_bytes: int = 0                     # the root filesystem image (squashfs / ext4)
 
     def save(self, path: Path) -> None:
         """Write this record as JSON to ``path``."""
         data = asdict(self)
         data["kernel"], data["initrd"] = str(self.kernel), str(self.initrd)
+        for name in _OPTIONAL_PATHS:
+            data[name] = str(data[name]) if data[name] is not None else None
         Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     @classmethod
@@ -39,7 +53,13 @@ class ImageArtifacts:
         data["kernel"], data["initrd"] = Path(data["kernel"]), Path(data["initrd"])
         data["packages"] = tuple(data.get("packages", ()))
         data["kiln_extensions"] = tuple(data.get("kiln_extensions", ()))
+        for name in _OPTIONAL_PATHS:
+            data[name] = Path(data[name]) if data.get(name) else None
         return cls(**data)
+
+    def files(self) -> list[Path]:
+        """Every output file the record names (all must exist for the image to be reused)."""
+        return [self.kernel, self.initrd] + [p for p in (self.sdcard, self.bmap) if p]
 
     def summary(self) -> str:
         """Human-readable multi-line description (used by ``kiln image build/info``)."""
@@ -51,5 +71,9 @@ class ImageArtifacts:
             f"cmdline      {self.cmdline}  (+ kiln.net=dhcp|static:ADDR/PREFIX,gw=..,dns=..)",
             f"packages     {len(self.packages)} Debian packages, "
             f"{len(self.kiln_extensions)} Kiln extension modules",
+            *([f"sdcard       {self.sdcard} ({self.image_bytes / 2**20:.0f} MiB, "
+               f"{self.mapped_bytes / 1e6:.1f} MB mapped; root {self.rootfs} "
+               f"{self.root_bytes / 1e6:.1f} MB)",
+               f"bmap         {self.bmap}"] if self.sdcard else []),
             f"built in     {self.build_seconds:.1f} s",
         ])

@@ -1,7 +1,8 @@
 """``build()``: stage the board's root tree once, then pack it with the board's packer.
 
 The packer is chosen by the board file's ``[image] format`` (data, never the board's name):
-``initramfs`` (:mod:`kiln.host.image.initramfs`) for the QEMU boards.
+``initramfs`` (:mod:`kiln.host.image.initramfs`) for the QEMU boards, ``sdcard``
+(:mod:`kiln.host.image.sdcard`) for the Raspberry Pi boards.
 """
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from pathlib import Path
 
 from kiln.boards import Board
 from kiln.errors import KilnError
-from kiln.host.image import hostcheck, initramfs, recipe as recipe_mod
+from kiln.host.image import hostcheck, initramfs, recipe as recipe_mod, sdcard
 from kiln.host.image.artifacts import ImageArtifacts
 from kiln.host.image.layout import OutLayout
 from kiln.host.image.progress import Progress
 from kiln.host.image.stage import app_files, stage
 
 #: Image format -> packer: ``pack(staged, board, layout) -> ImageArtifacts``.
-PACKERS = {"initramfs": initramfs.pack}
+PACKERS = {"initramfs": initramfs.pack, "sdcard": sdcard.pack}
 
 
 def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progress,

@@ -61,7 +61,16 @@ def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | None,
     files += [path for path, _rel in crossbuild.source_files()]
     texts = {"kiln-version": __version__,
              "app": "".join(f"== {name}\n{src.read_text()}" for src, name in app_files(app, recipe))}
-    return cache.manifest(files, texts, stats=apt.index_files())
+    stats = apt.index_files() + [f for extra in extra_apts(board, apt) for f in extra.index_files()]
+    return cache.manifest(files, texts, stats=stats)
+
+
+def extra_apts(board: Board, apt: PrivateApt) -> list[PrivateApt]:
+    """Private apts of the Debian components the board needs besides the recipe's (an SD-card
+    board's ``[sdcard] apt_components``: its GPU and Wi-Fi firmware packages)."""
+    if board.sdcard is None or not board.sdcard.apt_components:
+        return []
+    return [apt.with_components(board.sdcard.apt_components)]
 
 
 def private_apt(layout: OutLayout, recipe: recipe_mod.Recipe) -> PrivateApt:
@@ -116,6 +125,8 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
 
     with progress.step(f"package index for {arch}"):
         apt.update(progress, force=refresh_index)
+        for extra in extra_apts(board, apt):
+            extra.update(progress, force=refresh_index)
         index = _load_index(apt)
     inputs = input_manifest(board, recipe, app, apt)
     with progress.step("resolving packages"):
