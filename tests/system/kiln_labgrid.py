@@ -16,8 +16,8 @@ States, in order (``transition()`` walks forward through them; going back means 
      ▲                    │
      └────────────────────┘
 
-``off``       power off; the console is released (``target.deactivate``) so no stale output of
-              an earlier boot is read later.
+``off``       power off, then the console is released (``target.deactivate``) so that no stale
+              output of an earlier boot is read later.
 ``booted``    [SD place: boot media written,] console opened, power on, and the guest init's
               ``KILN: board <name>`` line seen (``board`` checks the name).
 ``finished``  ``KILN: app exited with status N`` seen: :attr:`KilnStrategy.app_status` is N.
@@ -121,9 +121,9 @@ class KilnStrategy(Strategy):
         if status == self.status:
             return
         if status == Status.off:
-            self.target.deactivate(self.console)
             self.target.activate(self.power)
             self.power.off()
+            self.target.deactivate(self.console)
         elif status == Status.booted:
             self.transition(Status.off)
             self._write_boot_media()
