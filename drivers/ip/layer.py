@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from driver.ip import rtnl
+from driver.ip import rtnl, sockdiag
 from driver.ip.dhcp import RESOLV_CONF_ENV, DhcpClient
 from driver.netif import NetifEvent, NetifInfo
 from kiln.errors import ConnectionTimeoutError, NetworkGenericError
@@ -233,9 +233,14 @@ class IpLayer:
                   f"on {self._link.name} in {timeout_ms} ms")
 
     def detach(self, link_down: bool) -> None:
-        """Release the DHCP lease (udhcpc sends DHCPRELEASE; blocks up to ~3 s), remove the IPv4
+        """Abort the TCP connections on the interface's addresses (they fail at once with
+        ``ECONNABORTED`` instead of waiting for their timeouts: :mod:`driver.ip.sockdiag`),
+        release the DHCP lease (udhcpc sends DHCPRELEASE; blocks up to ~3 s), remove the IPv4
         addresses, take the link down if ``link_down``, stop following it.  Idempotent."""
+        with self._lock:
+            local = {ip for ip, _prefix in self._addresses}
         try:
+            sockdiag.destroy_tcp(local)
             if self._dhcp is not None:
                 dhcp, self._dhcp = self._dhcp, None
                 dhcp.stop()

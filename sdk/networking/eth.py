@@ -14,9 +14,9 @@ from __future__ import annotations
 from driver.eth.linux import LinuxEthernet
 from driver.ip.layer import check_timeout
 from driver.netif import NetifEvent
-from kiln.net.addr import getaddrinfo
 from networking import (CantRegisterInterfaceError, ConnectionError, ConnectionTimeoutError,
                         NetworkGenericError, ResolveError)
+from networking.dns import resolve_ipv4
 
 __all__ = ["configure", "start", "stop", "disconnect", "down", "info", "resolve", "is_connected",
            "wait_event", "link", "unlink", "is_linked", "link_info", "CantRegisterInterfaceError",
@@ -24,8 +24,6 @@ __all__ = ["configure", "start", "stop", "disconnect", "down", "info", "resolve"
 
 _driver = LinuxEthernet()
 _timeout_ms = 60000
-
-_AF_INET = 2  # Linux's AF_INET; getaddrinfo's family filter
 
 
 def configure(dhcp: bool = True, ip: str = "", mask: str = "", gateway: str = "",
@@ -84,12 +82,7 @@ def wait_event(timeout: int | None = None) -> NetifEvent | None:
 def resolve(host: str) -> str:
     """The first IPv4 address of ``host`` as a string, using the DNS servers in
     /etc/resolv.conf; blocks for the lookup.  Raises ResolveError if it cannot be resolved."""
-    if not isinstance(host, str):
-        raise TypeError(f"resolve(): host must be a str, not {type(host).__name__}")
-    results = getaddrinfo(host, 0, _AF_INET)
-    if not results:
-        raise ResolveError(-2, f"no IPv4 address for {host!r}")
-    return results[0][4][0]
+    return resolve_ipv4("resolve", host)
 
 
 # --- Zerynth v2 names, on the same driver ---------------------------------------------------

@@ -7,12 +7,6 @@ MILLIS = 1
 SECONDS = 2
 _UNIT_SECONDS = {MICROS: 1e-6, MILLIS: 1e-3, SECONDS: 1.0}
 
-# Wi-Fi security modes (values as in Zerynth's wifi module).
-WIFI_OPEN = 0
-WIFI_WEP = 1
-WIFI_WPA = 2
-WIFI_WPA2 = 3
-
 
 def sleep(duration, time_unit=MILLIS):
     """Suspend the calling thread for ``duration`` milliseconds (or ``time_unit`` units)."""
@@ -36,17 +30,20 @@ def micros() -> int:
 def zerynth_globals() -> dict:
     """Names injected into a Zerynth app's builtins."""
     import networking
+    from driver.wifi import security
     from kiln.net import const
 
     names = {
         "sleep": sleep, "millis": millis, "micros": micros,
         "MICROS": MICROS, "MILLIS": MILLIS, "SECONDS": SECONDS,
-        "WIFI_OPEN": WIFI_OPEN, "WIFI_WEP": WIFI_WEP, "WIFI_WPA": WIFI_WPA,
-        "WIFI_WPA2": WIFI_WPA2,
         "IOError": OSError,
     }
+    # Wi-Fi security modes as WIFI_* (the bare OPEN .. WPA2_WPA3 names are networking.wifi's).
+    for value, name in enumerate(security.NAMES):
+        names[f"WIFI_{name}"] = value
     for name in ("ConnectionError", "ConnectionTimeoutError", "ResolveError",
-                 "NetworkGenericError", "CantRegisterInterfaceError", "TimeoutError"):
+                 "NetworkGenericError", "CantRegisterInterfaceError", "TimeoutError",
+                 "WifiException", "WifiBadPassword", "WifiBadSSID", "WifiBadAuth"):
         names[name] = getattr(networking, name)
     # The socket constants Zerynth exposes as builtins (``socket.socket(type=SOCK_STREAM)``).
     for name in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP",

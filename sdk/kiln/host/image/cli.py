@@ -1,6 +1,6 @@
 """``kiln image``: build and inspect firmware images.
 
-    kiln image build --board B [--app main.py] [--out DIR] [--refresh] [--quiet]
+    kiln image build --board B [--app main.py] [--out DIR] [--lab NAME] [--refresh] [--quiet]
     kiln image info  --board B [--out DIR]
     kiln image boards
 """
@@ -26,6 +26,9 @@ def register(subparsers) -> None:
                    help="refresh the Debian package index even if it is recent")
     b.add_argument("--if-changed", action="store_true",
                    help="reuse the existing image when no input changed")
+    b.add_argument("--lab", action="append", default=[], metavar="NAME",
+                   help="add a test-lab part of the recipe (wifi: simulated radios and an "
+                        "access point; never for production images); repeatable")
     b.add_argument("--quiet", action="store_true", help="no progress lines")
     b.set_defaults(func=_build)
 
@@ -42,15 +45,16 @@ def _build(args: argparse.Namespace) -> int:
     import kiln.host.image as image
     artifacts = None
     if args.if_changed:
-        artifacts = image.cached(args.board, args.app, args.out)
-        changed = image.changed_inputs(args.board, args.app, args.out) if not artifacts else None
+        artifacts = image.cached(args.board, args.app, args.out, args.lab)
+        changed = (image.changed_inputs(args.board, args.app, args.out, args.lab)
+                   if not artifacts else None)
         if changed and not args.quiet:
             shown = ", ".join(c.split(":", 1)[-1] for c in changed[:5])
             more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
             print(f"kiln: rebuilding, changed inputs: {shown}{more}", file=sys.stderr)
     if artifacts is None:
         artifacts = image.build(args.board, args.app, args.out, progress=not args.quiet,
-                                refresh_index=args.refresh)
+                                refresh_index=args.refresh, labs=args.lab)
     print(artifacts.summary())
     return 0
 

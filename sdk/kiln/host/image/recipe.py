@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiln.boards import find_data_dir
@@ -12,6 +12,22 @@ from kiln.errors import KilnError
 
 class RecipeError(KilnError):
     """The recipe or the images/ directory is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one part of an image adds: Debian packages, paths kept from pruning, kernel modules
+    and templates (``(source in images/, path in the image, mode)``)."""
+
+    packages: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+    templates: tuple[tuple[str, str, int], ...] = ()
+
+    def __add__(self, other: "Part") -> "Part":
+        return Part(*(a + b for a, b in zip(
+            (self.packages, self.keep, self.modules, self.templates),
+            (other.packages, other.keep, other.modules, other.templates))))
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,25 @@ class Recipe:
     templates: tuple[tuple[str, str, int], ...]
     demo_app: Path
     dirs: tuple[str, ...]
+    kernel_modules: tuple[str, ...] = ()   # loaded by every image, before the board's
+    wifi: Part = Part()                    # added when the board names a Wi-Fi driver
+    labs: dict[str, Part] = field(default_factory=dict)  # test-lab parts ([lab.NAME])
+
+    def content(self, wifi: bool, labs: tuple[str, ...] = ()) -> Part:
+        """Everything an image holds besides the board's own modules: the base recipe, the
+        Wi-Fi part when ``wifi``, and the named test-lab parts (``RecipeError`` for an unknown
+        lab, naming the known ones)."""
+        known = self.labs or {}
+        unknown = [lab for lab in labs if lab not in known]
+        if unknown:
+            raise RecipeError(f"unknown lab {unknown[0]!r}; the recipe has: "
+                              f"{', '.join(sorted(known)) or 'none'}")
+        total = Part(self.packages, self.keep, self.kernel_modules, self.templates)
+        if wifi:
+            total = total + self.wifi
+        for lab in labs:
+            total = total + known[lab]
+        return total
 
 
 def images_dir() -> Path:
@@ -59,11 +94,19 @@ def load(directory: Path | None = None) -> Recipe:
                                               ("apt", "rootfs", "kernel", "python", "image"))
         release = apt["release"]
         fmt = lambda items: tuple(s.replace("{release}", release) for s in items)  # noqa: E731
-        templates = []
-        for src, dest, mode in image["templates"]:
-            if not (directory / src).is_file():
-                raise RecipeError(f"{path}: template {src!r} does not exist in {directory}")
-            templates.append((src, dest.lstrip("/"), int(mode, 8)))
+        def templates_of(items) -> tuple[tuple[str, str, int], ...]:
+            found = []
+            for src, dest, mode in items:
+                if not (directory / src).is_file():
+                    raise RecipeError(f"{path}: template {src!r} does not exist in {directory}")
+                found.append((src, dest.lstrip("/"), int(mode, 8)))
+            return tuple(found)
+
+        def part_of(table: dict) -> Part:
+            return Part(tuple(table.get("packages", ())), tuple(table.get("keep", ())),
+                        tuple(table.get("modules", ())), templates_of(table.get("templates", ())))
+
+        templates = templates_of(image["templates"])
         return Recipe(
             images_dir=directory, release=release,
             mirror=os.environ.get("KILN_DEBIAN_MIRROR", apt["mirror"]),
@@ -75,7 +118,9 @@ def load(directory: Path | None = None) -> Recipe:
             prune=tuple(rootfs["prune"]), keep=tuple(rootfs["keep"]),
             kernel_image=kernel["image"], python_version=python["version"],
             python_keep=tuple(python["keep"]), scan_exclude=tuple(python["scan_exclude"]),
-            templates=tuple(templates),
+            templates=templates, kernel_modules=tuple(kernel.get("modules", ())),
+            wifi=part_of(data.get("wifi", {})),
+            labs={name: part_of(table) for name, table in data.get("lab", {}).items()},
             demo_app=directory / image["demo_app"], dirs=tuple(image["dirs"]),
         )
     except OSError as exc:

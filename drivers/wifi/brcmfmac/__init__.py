@@ -1,0 +1,1 @@
+"""``from driver.wifi.brcmfmac import brcmfmac``: see :mod:`driver.wifi.brcmfmac.brcmfmac`."""

@@ -1,0 +1,1 @@
+"""``from driver.wifi.hwsim import hwsim``: see :mod:`driver.wifi.hwsim.hwsim`."""
