@@ -7,6 +7,7 @@ an exclusive lock and boots a private copy of its kernel and initramfs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import shutil
 from pathlib import Path
@@ -27,16 +28,24 @@ def locked(out_dir: Path) -> Iterator[None]:
         yield
 
 
-def session_image(board, app: Path, out_dir: Path, copy_dir: Path) -> BootImage:
+def session_image(board, app: Path, out_dir: Path, copy_dir: Path,
+                  labs: tuple[str, ...] = ()) -> BootImage:
     """``board``'s image with ``app``, built or reused in ``out_dir``, copied to ``copy_dir``.
 
+    The :class:`BootImage` is the runner's (``BootImage.from_artifacts``), so the tests boot
+    what ``kiln run`` boots; an SD-card image is prepared from its card in ``copy_dir``.
     Blocks while another process holds the lock (its build finishes first).  Raises what
-    ``kiln.host.image.ensure`` raises when the build fails.
+    ``kiln.host.image.ensure`` raises when the build fails.  ``labs``: test-lab parts of the
+    recipe (``("wifi",)``).
     """
     from kiln.host import image as image_builder
     with locked(out_dir):
-        artifacts = image_builder.ensure(board, app=app, out_dir=out_dir, progress=True)
+        artifacts = image_builder.ensure(board, app=app, out_dir=out_dir, progress=True,
+                                         labs=labs)
         copy_dir.mkdir(parents=True, exist_ok=True)
+        if getattr(artifacts, "sdcard", None):      # the runner copies what it boots from
+            return BootImage.from_artifacts(artifacts, board, copy_dir)
         kernel = Path(shutil.copy2(artifacts.kernel, copy_dir / Path(artifacts.kernel).name))
         initrd = Path(shutil.copy2(artifacts.initrd, copy_dir / Path(artifacts.initrd).name))
-    return BootImage(kernel, initrd, artifacts.cmdline or board.cmdline)
+    return BootImage.from_artifacts(dataclasses.replace(artifacts, kernel=kernel, initrd=initrd),
+                                    board)

@@ -51,8 +51,11 @@ def boot_variables(board, image: BootImage, lab: NetLab, cmdline: str,
     variables = {"LG_KILN_BOARD": board.name, "LG_KILN_KERNEL": str(image.kernel),
                  "LG_KILN_INITRD": str(image.initrd), "LG_KILN_CMDLINE": cmdline}
     if board.qemu is not None:
+        # SD-card boards also boot a DTB and the card (fields of the runner's BootImage).
+        media = {name: getattr(image, name) for name in ("dtb", "sdcard")
+                 if getattr(image, name, None) is not None}
         args = qemu.arguments(board, image.kernel, image.initrd, cmdline, lab.tap,
-                              console="labgrid", pidfile=pidfile)
+                              console="labgrid", pidfile=pidfile, **media)
         variables.update({
             "LG_KILN_QEMU": str(lab.wrapper(args.binary)),
             "LG_KILN_QEMU_MACHINE": args.machine,
