@@ -116,7 +116,10 @@ cdef int _parse_unix(object path, sockaddr_storage *out, socklen_t *outlen, str 
         memset(un, 0, sizeof(sockaddr_un))
         un.sun_family = AF_UNIX
         memcpy(un.sun_path, view.buf, view.len)
-        outlen[0] = <socklen_t>(SUN_PATH_OFFSET + view.len + (0 if abstract else 1))
+        # An empty path is just the family (connect: EINVAL; bind: Linux's autobind), not an
+        # abstract name; a file-system path gets its terminating NUL.
+        outlen[0] = <socklen_t>(SUN_PATH_OFFSET + view.len +
+                                (0 if abstract or view.len == 0 else 1))
     finally:
         PyBuffer_Release(&view)
     return 0

@@ -48,7 +48,23 @@ cdef inline Py_ssize_t size_or_fail(object value, str func, str name) except? -1
 
 # A byte count for a buffer of ``buflen`` bytes: ``None`` (if ``none_is_all``) and -1 (if
 # ``minus_one_is_all``) mean the whole buffer; otherwise 0..buflen.
-cdef Py_ssize_t count_arg(object value, Py_ssize_t buflen, str func, str name,
-                          bint none_is_all, bint minus_one_is_all) except? -1
+cdef Py_ssize_t count_arg_slow(object value, Py_ssize_t buflen, str func, str name,
+                               bint none_is_all, bint minus_one_is_all) except? -1
+
+
+cdef inline Py_ssize_t count_arg(object value, Py_ssize_t buflen, str func, str name,
+                                 bint none_is_all, bint minus_one_is_all) except? -1:
+    cdef int overflow = 0
+    cdef long v
+    if value is None and none_is_all:
+        return buflen
+    if PyLong_CheckExact(value):
+        v = PyLong_AsLongAndOverflow(value, &overflow)
+        if overflow == 0:
+            if 0 <= v <= buflen:
+                return <Py_ssize_t>v
+            if v == -1 and minus_one_is_all:
+                return buflen
+    return count_arg_slow(value, buflen, func, name, none_is_all, minus_one_is_all)
 # An int clamped into lo..hi (listen's backlog: MicroPython sets a negative backlog to 0).
 cdef int clamped_int_arg(object value, str func, str name, int lo, int hi) except? -1

@@ -106,8 +106,8 @@ cdef bint bool_arg(object value, str func, str name) except -1:
     return _index(value, func, name, "a bool") != 0
 
 
-cdef Py_ssize_t count_arg(object value, Py_ssize_t buflen, str func, str name,
-                          bint none_is_all, bint minus_one_is_all) except? -1:
+cdef Py_ssize_t count_arg_slow(object value, Py_ssize_t buflen, str func, str name,
+                               bint none_is_all, bint minus_one_is_all) except? -1:
     if value is None and none_is_all:
         return buflen
     what = "an int or None" if none_is_all else "an int"
