@@ -19,3 +19,8 @@ bench: deps
 clean:
 	rm -rf build out .stamps sdk/*.egg-info
 	find sdk \( -name '*.so' -o -name '*.c' \) -delete
+
+.PHONY: fuzz
+# Long fuzz run of the socket core's argument handling (about 10 minutes; root): bench/fuzz_socket.sh
+fuzz: deps
+	./bench/fuzz_socket.sh $(FUZZ_SECONDS)

@@ -168,3 +168,18 @@ def test_nbytes_of_wrong_type_is_named(usock, peers):
 def test_non_ascii_port_is_named(usock):
     with pytest.raises(ValueError, match=r"getaddrinfo\(\) argument 'port'"):
         usock.module.getaddrinfo("127.0.0.1", "\uff18\uff10")
+
+
+# -- found by the fuzzer -------------------------------------------------------------------------
+def test_empty_unix_path_is_the_bare_family_as_in_cpython(face):
+    """An empty AF_UNIX path used to become the abstract name "" (connect: ECONNREFUSED); as in
+    CPython it is the bare family: connect fails with EINVAL, bind autobinds."""
+    m = face.module
+    with m.socket(m.AF_UNIX, m.SOCK_DGRAM) as s:
+        with pytest.raises(OSError) as info:
+            s.connect("")
+        assert info.value.errno == errno.EINVAL
+    with m.socket(m.AF_UNIX, m.SOCK_DGRAM) as s:
+        s.bind("")
+        name = s.getsockname()
+        assert isinstance(name, bytes) and name[:1] == b"\0" and len(name) == 6
