@@ -6,16 +6,20 @@
 e.g. ``... address -max_total_time=60 -artifact_prefix=/tmp/out/``.  The process first moves into
 a private network namespace with only loopback (root needed; it refuses to run otherwise) and into
 an empty, already removed working directory, so made-up addresses reach nothing and relative
-AF_UNIX names exist nowhere.  Exit status 0: no finding; a finding is written by libFuzzer as
+AF_UNIX names exist nowhere.  With an instrumented ``kiln.net`` first on ``PYTHONPATH``
+(``bench/fuzz_socket.sh`` builds one when clang is installed), libFuzzer also sees the coverage
+of the Cython core, not only of the Python harness.  Exit status 0: no finding; a finding is written by libFuzzer as
 ``<artifact_prefix>crash-<sha1>`` with the Python traceback on stderr.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TARGET_NAMES = ("address", "inet", "getaddrinfo")     # socket_targets.TARGETS
 PATH_OPTIONS = ("-artifact_prefix=", "-exact_artifact_path=", "-dict=")
 
 
@@ -36,16 +40,37 @@ def main() -> None:
     libfuzzer_args = [sys.argv[0]] + [_absolute(a) for a in sys.argv[2:]]
     sys.path.insert(0, HERE)
     import atheris
-    with atheris.instrument_imports(include=["socket_targets"]):
-        import socket_targets
-    if target not in socket_targets.TARGETS:
-        sys.exit(f"unknown target {target!r}; targets: {', '.join(socket_targets.TARGETS)}")
-    socket_targets.enter_private_netns()
-    workdir = tempfile.mkdtemp(prefix="kiln-fuzz-")
-    os.chdir(workdir)
-    os.rmdir(workdir)
-    atheris.Setup(libfuzzer_args, socket_targets.TARGETS[target])
+    chosen: list = []
+
+    def load_target() -> None:
+        """Import the targets (and so kiln.net) once libFuzzer is loaded: an instrumented
+        kiln.net (built with -fsanitize=fuzzer-no-link by bench/fuzz_socket.sh) resolves its
+        coverage hooks against atheris' libFuzzer, made global here."""
+        ctypes.CDLL(_libfuzzer_core(atheris), mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
+        with atheris.instrument_imports(include=["socket_targets"]):
+            import socket_targets
+        chosen.append(socket_targets.TARGETS[target])
+        socket_targets.enter_private_netns()
+        workdir = tempfile.mkdtemp(prefix="kiln-fuzz-")
+        os.chdir(workdir)
+        os.rmdir(workdir)
+
+    def one_input(data: bytes) -> None:
+        if not chosen:
+            load_target()
+        chosen[0](data)
+
+    if target not in TARGET_NAMES:
+        sys.exit(f"unknown target {target!r}; targets: {', '.join(TARGET_NAMES)}")
+    atheris.Setup(libfuzzer_args, one_input)
     atheris.Fuzz()
+
+
+def _libfuzzer_core(atheris) -> str:
+    folder = os.path.dirname(atheris.__file__)
+    names = [n for n in os.listdir(folder) if n.startswith("core_with_libfuzzer")]
+    assert names, f"no core_with_libfuzzer in {folder}"
+    return os.path.join(folder, names[0])
 
 
 if __name__ == "__main__":
