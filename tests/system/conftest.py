@@ -28,7 +28,7 @@ from kiln.host.runner.netlab import TAP_NAME, NetLab  # noqa: E402
 
 from guest import Guest, GuestStarter, running as _running  # noqa: E402
 from image_cache import session_image  # noqa: E402
-from layout import APPS, image_dir, qemu_boards  # noqa: E402
+from layout import APPS, image_dir, initramfs_qemu_boards  # noqa: E402
 
 
 class SessionResources:
@@ -59,9 +59,10 @@ def assert_nothing_left(res: SessionResources) -> None:
         f"{host_taps}")
 
 
-@pytest.fixture(scope="session", params=qemu_boards())
+@pytest.fixture(scope="session", params=initramfs_qemu_boards())
 def board(request):
-    """Each QEMU board in turn (read from board_configs/); its host prerequisites checked."""
+    """Each initramfs QEMU board in turn (read from board_configs/); its host prerequisites
+    checked.  (SD-card boards: test_sdcard_boards.py.)"""
     b = boards.load(request.param)
     problems = preflight.problems_for_run(b)
     assert not problems, "host not ready for system tests:\n" + "\n".join(problems)

@@ -25,3 +25,16 @@ def hardware_boards() -> list[str]:
     """Every board of ``board_configs/`` without a ``[qemu]`` table (hardware only), sorted."""
     from kiln import boards
     return [name for name in boards.names() if boards.load(name).qemu is None]
+
+
+def initramfs_qemu_boards() -> list[str]:
+    """The QEMU boards booted from kernel + initramfs (the per-board system suite's boards);
+    SD-card boards have their own tests (test_sdcard_boards.py), few boots each."""
+    from kiln import boards
+    return [name for name in qemu_boards() if boards.load(name).sdcard is None]
+
+
+def sdcard_qemu_boards() -> list[str]:
+    """SD-card boards that QEMU boots (their board file has [sdcard] and [qemu] tables)."""
+    from kiln import boards
+    return [name for name in qemu_boards() if boards.load(name).sdcard is not None]

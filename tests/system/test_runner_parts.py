@@ -250,7 +250,8 @@ def test_qemu_command_comes_from_board_data(name, tmp_path):
     kernel.write_bytes(b"k")
     initrd.write_bytes(b"i")
     argv = qemu.command(board, kernel, initrd, "console=ttyAMA0 kiln.net=dhcp", "kiln0")
-    assert argv[0] == board.qemu.binary
+    # (a board needing a newer QEMU than the host's runs a private copy of the same binary)
+    assert Path(argv[0]).name == board.qemu.binary
     assert argv[argv.index("-M") + 1] == board.qemu.machine
     assert argv[argv.index("-cpu") + 1] == board.qemu.cpu
     assert argv[argv.index("-m") + 1] == str(board.qemu.memory_mb)

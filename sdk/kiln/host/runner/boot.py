@@ -20,16 +20,30 @@ POWEROFF_GRACE_S = 15.0  # after the exit line, how long the guest gets to power
 
 @dataclass(frozen=True)
 class BootImage:
-    """The files QEMU boots and the kernel command line the image wants."""
+    """The files QEMU boots and the kernel command line the image wants.  SD-card boards also
+    have the DTB and the (padded copy of the) card image (:mod:`kiln.host.runner.sdboot`)."""
 
     kernel: Path
     initrd: Path
     cmdline: str
+    dtb: Path | None = None
+    sdcard: Path | None = None
 
     @classmethod
-    def from_artifacts(cls, artifacts, board) -> "BootImage":
-        """From ``kiln.host.image.build``'s result; the board's cmdline when it carries none."""
+    def from_artifacts(cls, artifacts, board, workdir: Path | None = None) -> "BootImage":
+        """From ``kiln.host.image.build``'s result; the board's cmdline when it carries none.
+
+        An SD-card image is booted from what its boot partition holds, prepared in ``workdir``
+        (required then; private to this boot) by :func:`kiln.host.runner.sdboot.prepare`.
+        """
+        if getattr(artifacts, "sdcard", None):
+            if workdir is None:
+                raise ValueError("an SD-card image needs a work directory to boot from")
+            from kiln.host.runner import sdboot
+            return sdboot.prepare(board, Path(artifacts.sdcard), Path(workdir))
         cmdline = getattr(artifacts, "cmdline", None) or board.cmdline
+        if board.qemu is not None and board.qemu.append:
+            cmdline = " ".join([cmdline, *board.qemu.append])
         return cls(Path(artifacts.kernel), Path(artifacts.initrd), cmdline)
 
 
@@ -63,7 +77,8 @@ def boot(board, image: BootImage, lab: NetLab, *, static: bool, timeout_s: float
     Raises ``FileNotFoundError`` if the kernel or initramfs is missing.
     """
     cmdline = guest_cmdline(image, lab, static, extra_cmdline)
-    argv = qemu.command(board, image.kernel, image.initrd, cmdline, lab.tap)
+    argv = qemu.command(board, image.kernel, image.initrd, cmdline, lab.tap, dtb=image.dtb,
+                        sdcard=image.sdcard)
     started = clock()
     proc = lab.spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT)

@@ -10,8 +10,10 @@ Exit status: the app's own status when the guest reports it; 124 when ``--timeou
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 TIMEOUT_STATUS = 124
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that `kiln --help` stays cheap.
     from kiln import boards
     from kiln.errors import KilnError
-    from kiln.host.runner import boot, dnsmasq, netns, preflight, signals
+    from kiln.host.runner import boot, dnsmasq, netns, preflight, qemutool, signals
     from kiln.host.runner.addressing import LabAddressing
     from kiln.host.runner.netlab import NetLab
 
@@ -77,11 +79,16 @@ def run(args: argparse.Namespace) -> int:
                         f"--netns name or delete it with `ip netns del {args.netns}`")
 
     board = boards.load(args.board)
+    if board.qemu is not None and board.qemu.min_version:
+        qemutool.ensure(board)        # a newer QEMU, unpacked privately (before the long build)
     preflight.check_run(board)
-    image = boot.BootImage.from_artifacts(_build(board, args.app, args.out_dir), board)
+    artifacts = _build(board, args.app, args.out_dir)
+    # SD-card images boot from files taken out of a copy of the image (sdboot.prepare).
+    workdir = Path(tempfile.mkdtemp(prefix=f"kiln-run-{board.name}-"))
 
     with signals.terminate_raises():
         try:
+            image = boot.BootImage.from_artifacts(artifacts, board, workdir)
             lab.start()
             _print_lab(lab, static=bool(args.static))
             for command in args.host_server:  # their output goes to stderr, like ours
@@ -93,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             with signals.deferred():
                 lab.close()
+                shutil.rmtree(workdir, ignore_errors=True)
     if outcome.app_status is not None:
         return outcome.app_status
     if not outcome.eof:

@@ -75,6 +75,9 @@ def problems_for_run(board) -> list[str]:
     checks = [root_problem(), netns_problem(), tun_problem(),
               program_problem(board.qemu.binary, board.qemu.package)]
     checks += [program_problem(prog, pkg) for prog, pkg in LAB_PROGRAMS.items()]
+    if board.qemu.min_version and shutil.which(board.qemu.binary):
+        from kiln.host.runner import qemutool
+        checks.append(qemutool.problem(board))
     return [message for message in checks if message]
 
 

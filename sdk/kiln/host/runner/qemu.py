@@ -52,28 +52,46 @@ class QemuArgs:
 
 def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
               console: str = "stdio", pidfile: Path | None = None,
-              extra_args: Sequence[str] = ()) -> QemuArgs:
+              extra_args: Sequence[str] = (), dtb: Path | None = None,
+              sdcard: Path | None = None) -> QemuArgs:
     """QEMU booting ``kernel`` + ``initrd`` with ``cmdline`` on ``board``'s QEMU machine.
 
     The guest's NIC is attached to tap device ``tap``.  ``console``: ``"stdio"`` (QEMU's stdio
     is the console, QEMU exits at power-off) or ``"labgrid"`` (labgrid's QEMUDriver provides
     serial port and monitor).  ``pidfile``: QEMU writes its pid there.  ``extra_args`` are
-    appended verbatim.  Raises ``FileNotFoundError`` naming a missing kernel or initramfs,
-    ``ValueError`` for an unknown console or a board without a ``[qemu]`` table.
+    appended verbatim.
+
+    SD-card boards (QEMU's raspi machines, see :mod:`kiln.host.runner.sdboot`): ``dtb`` is
+    passed with ``-dtb`` and ``sdcard`` (a power-of-two sized copy of the image) becomes the
+    SD card (``-drive if=sd``).  The board's console is QEMU serial port ``[qemu]
+    console_serial``; the ports before it (the PL011 when the console is the mini UART) are
+    attached too: to the same stdio console, or to nothing under labgrid, whose driver adds
+    the console port last.  The binary is :func:`kiln.host.runner.qemutool.binary` (the host's
+    QEMU, or the private newer copy a board's ``min_version`` needs).
+
+    Raises ``FileNotFoundError`` naming a missing kernel, initramfs, DTB or SD image,
+    ``ValueError`` for an unknown console or a board without a ``[qemu]`` table,
+    :class:`kiln.host.runner.qemutool.QemuToolError` when no QEMU is new enough.
     """
     if console not in CONSOLES:
         raise ValueError(f"console must be one of {', '.join(CONSOLES)}, got {console!r}")
     spec = board.qemu
     if spec is None:
         raise ValueError(f"board {board.name} has no [qemu] table: it runs on hardware only")
-    for what, path in (("kernel", kernel), ("initramfs", initrd)):
-        if not Path(path).is_file():
+    for what, path in (("kernel", kernel), ("initramfs", initrd), ("DTB", dtb),
+                       ("SD card", sdcard)):
+        if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"{what} image {path} does not exist")
+    ports = spec.console_serial + 1           # the console and the serial ports before it
     if console == "stdio":
+        mux = ",mux=on" if ports > 1 else ""
         console_args = ["-display", "none", "-monitor", "none",
-                        "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"]
+                        "-chardev", f"stdio,id=console,signal=off{mux}",
+                        *["-serial", "chardev:console"] * ports]
     else:
-        console_args = ["-no-shutdown"]
+        console_args = ["-no-shutdown", *["-serial", "null"] * (ports - 1)]
+    boot_media = [*(["-dtb", str(dtb)] if dtb is not None else []),
+                  *(["-drive", f"if=sd,format=raw,file={sdcard}"] if sdcard is not None else [])]
     args = [
         "-smp", str(spec.smp),
         *console_args,
@@ -81,16 +99,20 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
         "-netdev", f"tap,id={NETDEV_ID},ifname={tap},script=no,downscript=no",
         *spec.nic(NETDEV_ID),
         "-initrd", str(initrd),
+        *boot_media,
         *(["-pidfile", str(pidfile)] if pidfile is not None else []),
         *extra_args,
     ]
-    return QemuArgs(binary=spec.binary, machine=spec.machine, cpu=spec.cpu,
+    from kiln.host.runner import qemutool
+    return QemuArgs(binary=qemutool.binary(board), machine=spec.machine, cpu=spec.cpu,
                     memory=str(spec.memory_mb), kernel=Path(kernel), cmdline=cmdline,
                     args=tuple(args))
 
 
 def command(board, kernel: Path, initrd: Path, cmdline: str, tap: str,
-            extra_args: Sequence[str] = ()) -> list[str]:
+            extra_args: Sequence[str] = (), dtb: Path | None = None,
+            sdcard: Path | None = None) -> list[str]:
     """argv booting ``kernel`` + ``initrd`` with ``cmdline`` on ``board``, console on stdio
     (``arguments(..., console="stdio").argv()``).  Raises like :func:`arguments`."""
-    return arguments(board, kernel, initrd, cmdline, tap, extra_args=extra_args).argv()
+    return arguments(board, kernel, initrd, cmdline, tap, extra_args=extra_args, dtb=dtb,
+                     sdcard=sdcard).argv()
