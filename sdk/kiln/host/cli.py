@@ -20,6 +20,7 @@ from kiln.errors import KilnError
 SUBCOMMAND_MODULES = (
     "kiln.host.image.cli",   # kiln image build ...
     "kiln.host.runner.cli",  # kiln run ...
+    "kiln.host.flash",       # kiln flash --board B DEVICE
 )
 
 
