@@ -198,8 +198,15 @@ def bench_board(name: str, boots: int, clean_build: bool, compare_compression: b
     board = boards.load(name)
     preflight.check_run(board)
     built_s = clean_build_seconds(board) if clean_build else None
+    if board.qemu.min_version:
+        from kiln.host.runner import qemutool
+        qemutool.ensure(board)                  # raspi4b: the private newer QEMU
     artifacts = image.ensure(board, app=None, out_dir=OUT / name, progress=False)
-    img = boot.BootImage.from_artifacts(artifacts, board)
+    # SD-card boards (raspi machines) boot what the card's boot partition holds.
+    img = boot.BootImage.from_artifacts(artifacts, board, OUT / name / "bench-boot")
+    if artifacts.sdcard:
+        print(f"  {name}: sdcard.img {artifacts.image_bytes / 2**20:.0f} MiB, "
+              f"{artifacts.mapped_bytes / 1e6:.1f} MB mapped (bmap)", file=sys.stderr, flush=True)
     times = {"static": BootTimes(), "dhcp": BootTimes()}
     loads = []
     for i in range(boots):
