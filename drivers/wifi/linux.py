@@ -26,6 +26,9 @@ from kiln.errors import WifiBadAuth, WifiBadPassword, WifiBadSSID, WifiException
 IFACE_ENV = "KILN_WIFI_IFACE"
 #: Scans that must come back without the SSID before ``start()`` gives up with WifiBadSSID.
 NOT_FOUND_SCANS = 2
+#: IEEE 802.11 authentication algorithm SAE and its Confirm message's transaction number: an AP
+#: that rejects the Confirm after accepting the Commit could not verify our password.
+AUTH_SAE, SAE_CONFIRM = "3", "2"
 
 
 def is_wireless(ifname: str) -> bool:
@@ -104,7 +107,8 @@ class LinuxWifi(NetworkInterface):
     def start(self, timeout_ms: int = 10000) -> None:
         """Associate with the configured network, then get an address (DHCP or static); blocks
         until both are done.  Raises ``WifiBadPassword`` (key refused), ``WifiBadSSID`` (no
-        such network in :data:`NOT_FOUND_SCANS` scans), ``WifiBadAuth`` (enterprise
+        such network in :data:`NOT_FOUND_SCANS` scans, or in every scan that finished before
+        the timeout), ``WifiBadAuth`` (enterprise
         credentials refused), ``WifiException`` (no association within ``timeout_ms``, no
         wpa_supplicant), ``ConnectionTimeoutError`` (no address in time) or
         ``CantRegisterInterfaceError``.  On any error the interface is left stopped."""
@@ -152,15 +156,28 @@ class LinuxWifi(NetworkInterface):
             sup.configure(self._net)
             ssid = self._net.ssid
             not_found = 0
+            seen: list[str] = []
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise WifiException(f"no association with {ssid!r} within {timeout_ms} ms")
+                    if not_found:         # every scan that finished in time missed it
+                        raise WifiBadSSID(f"no access point {ssid!r} with the requested "
+                                          f"security in range ({not_found} scan(s) in "
+                                          f"{timeout_ms} ms)")
+                    raise WifiException(f"no association with {ssid!r} within {timeout_ms} ms "
+                                        f"(last events: {', '.join(seen[-4:]) or 'none'})")
                 event = ctrl.event(remaining)
                 if event is None:
                     continue
+                seen.append(f"{event.name} {event.text}".strip()[:100])
                 if event.name == "CTRL-EVENT-CONNECTED":
                     return
+                if (event.name == "CTRL-EVENT-AUTH-REJECT"
+                        and event.fields.get("auth_type") == AUTH_SAE
+                        and event.fields.get("auth_transaction") == SAE_CONFIRM):
+                    # SAE (WPA3): the AP took our Commit but not our Confirm -- another password.
+                    raise WifiBadPassword(f"{ssid!r} refused the password (SAE confirm rejected, "
+                                          f"status {event.fields.get('status_code', '?')})")
                 if event.name == "CTRL-EVENT-EAP-FAILURE":
                     raise WifiBadAuth(f"{ssid!r} refused the enterprise credentials "
                                       f"(EAP failure)")
@@ -224,10 +241,14 @@ class LinuxWifi(NetworkInterface):
             link = self._resolve_link(nl)
             return self._ip.info(nl, link, self._config)
 
-    def scan(self, duration_ms: int = 5000, ssid: str | bytes | None = None) -> list[ScanRecord]:
-        """Scan (the radio is brought up if needed) and return the access points seen, strongest
-        first; only those named ``ssid`` if given.  Blocks up to ``duration_ms`` for the scan to
-        end; raises ``WifiException`` if it does not."""
+    def scan(self, duration_ms: int = 15000, ssid: str | bytes | None = None
+             ) -> list[ScanRecord]:
+        """Scan for up to ``duration_ms`` (the radio is brought up if needed) and return the
+        access points seen, strongest first; only those named ``ssid`` if given.  A scan still
+        running after ``duration_ms`` is aborted and what it found so far is returned
+        (Zerynth v2's ``scan(duration)``; while associated, mac80211 returns to the operating
+        channel between channels, so a full scan takes longer).  Raises ``WifiException`` if
+        wpa_supplicant cannot scan."""
         check_timeout("scan", duration_ms)
         with rtnl.Rtnl() as nl:
             link = self._resolve_link(nl)
@@ -245,7 +266,8 @@ class LinuxWifi(NetworkInterface):
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise WifiException(f"the scan did not finish within {duration_ms} ms")
+                    ctrl.request("ABORT_SCAN")
+                    break
                 event = ctrl.event(remaining)
                 if event is not None and event.name == "CTRL-EVENT-SCAN-RESULTS":
                     break

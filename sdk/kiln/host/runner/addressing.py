@@ -38,17 +38,31 @@ class LabAddressing:
         return IPv4Interface(f"{self.static_guest}/{self.network.prefixlen}")
 
     @classmethod
-    def for_network(cls, cidr: str = DEFAULT_NETWORK) -> "LabAddressing":
+    def for_network(cls, cidr: str = DEFAULT_NETWORK,
+                    reserved: tuple[str, ...] = ()) -> "LabAddressing":
         """Addressing for subnet ``cidr``: host gets the first address, the static guest the
-        second, DHCP the rest of the first quarter (at most 64 addresses).
+        second, DHCP up to 64 addresses after them -- and after every ``reserved`` address
+        (extra host-side addresses, e.g. a server a program hard-codes).
 
-        Raises ``ValueError`` if ``cidr`` is not an IPv4 network with room for at least 4 hosts.
+        Raises ``ValueError`` if ``cidr`` is not an IPv4 network with room for at least 4 hosts,
+        or a reserved address is outside it or leaves no room for the pool.
         """
         network = _network(cidr)
-        hosts = list(_first_hosts(network, 66))
+        taken = []
+        for text in reserved:
+            address = ipaddress.ip_address(text)
+            if address not in network or address in (network.network_address,
+                                                     network.broadcast_address):
+                raise ValueError(f"host address {text} is not a host address of {cidr}")
+            taken.append(address)
+        hosts = [h for h in _first_hosts(network, 66 + (int(max(taken)) - int(network[0])
+                                                        if taken else 0))
+                 if h not in taken]
         if len(hosts) < 4:
             raise ValueError(f"lab network {cidr} is too small: use a prefix of /29 or shorter")
-        pool = hosts[2:]
+        pool = [h for h in hosts[2:] if not taken or h > max(taken)]
+        if not pool:
+            raise ValueError(f"no room for a DHCP pool in {cidr} after {max(taken)}")
         return cls(network, hosts[0], pool[0], pool[min(len(pool), 64) - 1], hosts[1])
 
     @classmethod

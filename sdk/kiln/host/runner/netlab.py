@@ -94,6 +94,9 @@ class NetLab:
     device namespace is the device); see the module docstring.
     ``local_domains``: domains dnsmasq answers NXDOMAIN for (instead of refusing the query).
     ``lease_time``: DHCP lease time in dnsmasq's syntax (``"1h"``, ``"2m"``: its minimum).
+    ``host_addresses``: more host-side addresses on the lab link (servers a program hard-codes,
+    e.g. the Zerynth seed's 192.168.1.10); keep them out of the DHCP pool with
+    ``LabAddressing.for_network(cidr, reserved=...)``.
     Raises ``ValueError`` for a malformed name, record or mode.  Nothing happens before
     :meth:`start`.
     """
@@ -101,7 +104,7 @@ class NetLab:
     def __init__(self, name: str | None = None, addressing: LabAddressing | None = None,
                  dns_records: Iterable[tuple[str, str]] = (), dhcp: bool = True, *,
                  mode: str = TAP, local_domains: Iterable[str] = (),
-                 lease_time: str = "1h") -> None:
+                 lease_time: str = "1h", host_addresses: Iterable[str] = ()) -> None:
         if mode not in MODES:
             raise ValueError(f"network lab mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.mode = mode
@@ -113,6 +116,7 @@ class NetLab:
         self.addressing = addressing or LabAddressing.for_network()
         self.dhcp = dhcp
         self.lease_time = lease_time
+        self.host_addresses = tuple(str(ipaddress.IPv4Address(a)) for a in host_addresses)
         self.local_domains = tuple(dnsmasq.validate_domain(d) for d in local_domains)
         self._records = dnsmasq.records_from([(HOST_ALIAS, str(self.addressing.host)),
                                               *dns_records])
@@ -150,6 +154,9 @@ class NetLab:
                 _ip("link", "add", VETH_DEVICE_NAME, "netns", self.device_netns, "type", "veth",
                     "peer", "name", VETH_HOST_NAME, "netns", self.name)
             self._ip_in("addr", "add", str(self.addressing.host_interface), "dev", self.host_link)
+            for extra in self.host_addresses:
+                self._ip_in("addr", "add", f"{extra}/{self.addressing.network.prefixlen}", "dev",
+                            self.host_link)
             self._ip_in("link", "set", self.host_link, "up")
             if self.dhcp:
                 self.start_dnsmasq()
