@@ -76,7 +76,13 @@ def test_init_board_files_and_demo_app(members):
     assert stat.S_ISREG(init.mode) and init.mode & 0o111
     assert init.data == (r.images_dir / "init").read_bytes()
     assert members["etc/kiln/board.env"].data == (b"KILN_BOARD=qemu-aarch64\n"
-                                                  b"KILN_ETH_IFACE=eth0\nKILN_WIFI_IFACE=wlan0\n")
+                                                  b"KILN_ETH_IFACE=eth0\nKILN_WIFI_IFACE=wlan0\n"
+                                                  b"KILN_WIFI_DRIVER=hwsim\n")
+    # The board names a Wi-Fi driver: the production image carries wpa_supplicant and the
+    # kernel's CCMP ciphers, never the test lab's hostapd or simulated radios.
+    assert "sbin/wpa_supplicant" in members and "usr/sbin/hostapd" not in members
+    modules = members["etc/kiln/modules"].data.decode()
+    assert "/ccm.ko" in modules and "mac80211_hwsim" not in modules
     # The one DHCP event script: the IP layer's, shipped with the driver package.
     assert members["usr/lib/python3/dist-packages/driver/ip/udhcpc.script"].mode & 0o111
     assert members["etc/kiln/board.toml"].data == boards.load(BOARD).source.read_bytes()
@@ -89,7 +95,9 @@ def test_init_board_files_and_demo_app(members):
 def test_board_modules_are_present_dependencies_first(members):
     order = members["etc/kiln/modules"].data.decode().split()
     names = [Path(p).name for p in order]
-    assert names == ["virtio_mmio.ko", "failover.ko", "net_failover.ko", "virtio_net.ko"]
+    # The recipe's modules (TCP socket destruction, the Wi-Fi ciphers), then the board's.
+    assert names == ["inet_diag.ko", "tcp_diag.ko", "ctr.ko", "ccm.ko", "cmac.ko",
+                     "virtio_mmio.ko", "failover.ko", "net_failover.ko", "virtio_net.ko"]
     for rel in order:
         ko = members[f"lib/modules/{rel}"]
         assert ko.data[:4] == b"\x7fELF"

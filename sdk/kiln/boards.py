@@ -61,13 +61,15 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
     "bsp": {
         "leds_off": (list, False), "interfaces_down": (list, False), "eth": (str, False),
         "wifi": (str, False),
+        # The board's Wi-Fi driver module, driver.wifi.<wifi_driver> ("" : no radio).
+        "wifi_driver": (str, False),
     },
 }
 # Tables a board file may leave out: [qemu] (hardware-only boards), [sdcard] (QEMU boards),
 # [bsp] (nothing to reset; interfaces default to eth0/wlan0).
 OPTIONAL_TABLES = ("qemu", "sdcard", "bsp")
 # Keys whose empty string means "none" (a board without an Ethernet port has eth = "").
-_MAY_BE_EMPTY = {("bsp", "eth"), ("bsp", "wifi")}
+_MAY_BE_EMPTY = {("bsp", "eth"), ("bsp", "wifi"), ("bsp", "wifi_driver")}
 IMAGE_FORMATS = ("initramfs", "sdcard")
 SD_ROOTFS = ("squashfs", "ext4")
 COMPRESSIONS = ("zstd", "xz", "gzip")
@@ -145,6 +147,7 @@ class Board:
     soc: str = ""                   # what bsp.board reports as the SoC ("" : from the device)
     eth_iface: str = "eth0"         # "" when the board has no Ethernet port
     wifi_iface: str = "wlan0"
+    wifi_driver: str = ""           # driver.wifi.<name> of the board's radio ("" : none)
 
     def toml_text(self) -> str:
         """The board file's text, exactly as read (shipped as ``/etc/kiln/board.toml``)."""
@@ -295,6 +298,7 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         bsp_leds_off=tuple(bsp.get("leds_off", ())),
         bsp_interfaces_down=tuple(bsp.get("interfaces_down", ())),
         eth_iface=bsp.get("eth", "eth0"), wifi_iface=bsp.get("wifi", "wlan0"),
+        wifi_driver=bsp.get("wifi_driver", ""),
         soc=b.get("soc", ""),
     )
 

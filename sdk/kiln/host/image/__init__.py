@@ -21,7 +21,8 @@ def _board(board):
     return boards.load(board) if isinstance(board, str) else board
 
 
-def build(board, app=None, out_dir=None, *, progress=True, refresh_index=False) -> ImageArtifacts:
+def build(board, app=None, out_dir=None, *, progress=True, refresh_index=False,
+          labs=()) -> ImageArtifacts:
     """Build the image of ``board`` (a name or :class:`kiln.boards.Board`) and return it.
 
     ``app`` is the path of the app's ``main.py`` (None: the demo app); outputs go to
@@ -35,28 +36,28 @@ def build(board, app=None, out_dir=None, *, progress=True, refresh_index=False) 
     from kiln.host.image.progress import Progress
     return builder.build(_board(board), Path(app) if app else None,
                          Path(out_dir) if out_dir else None, Progress(progress),
-                         refresh_index=refresh_index)
+                         refresh_index=refresh_index, labs=tuple(labs))
 
 
-def cached(board, app=None, out_dir=None) -> ImageArtifacts | None:
+def cached(board, app=None, out_dir=None, labs=()) -> ImageArtifacts | None:
     """The existing image of ``board`` when none of its inputs changed since it was built.
 
     Inputs are the board file, recipe, templates, app, Kiln's sources and the package index.
     Returns None when there is no image or it is stale (:func:`changed_inputs` says why).
     Never touches the network.
     """
-    found = _check(board, app, out_dir)
+    found = _check(board, app, out_dir, tuple(labs))
     return found[0] if found and not found[1] else None
 
 
-def changed_inputs(board, app=None, out_dir=None) -> list[str] | None:
+def changed_inputs(board, app=None, out_dir=None, labs=()) -> list[str] | None:
     """Inputs that changed since ``board``'s image was built (``file:<path>``, ``text:app``,
     ``stat:<index>``...); [] when it is up to date, None when there is no image to compare."""
-    found = _check(board, app, out_dir)
+    found = _check(board, app, out_dir, tuple(labs))
     return None if found is None else found[1]
 
 
-def _check(board, app, out_dir):
+def _check(board, app, out_dir, labs=()):
     import json
     from kiln.host.image import cache, recipe, stage
     from kiln.host.image.layout import OutLayout
@@ -71,7 +72,7 @@ def _check(board, app, out_dir):
     except (OSError, ValueError, TypeError):
         return None
     new = stage.input_manifest(b, r, Path(app).resolve() if app else None,
-                               stage.private_apt(layout, r))
+                               stage.private_apt(layout, r), labs)
     diff = cache.changed(old, new)
     if not diff and (artifacts.key != cache.manifest_key(new)
                      or not all(p.is_file() for p in artifacts.files())):
@@ -79,6 +80,8 @@ def _check(board, app, out_dir):
     return artifacts, diff
 
 
-def ensure(board, app=None, out_dir=None, *, progress=True) -> ImageArtifacts:
-    """:func:`cached` if it is up to date, otherwise :func:`build` (for tests and the runner)."""
-    return cached(board, app, out_dir) or build(board, app, out_dir, progress=progress)
+def ensure(board, app=None, out_dir=None, *, progress=True, labs=()) -> ImageArtifacts:
+    """:func:`cached` if it is up to date, otherwise :func:`build` (for tests and the runner);
+    ``labs`` as for :func:`build`."""
+    return (cached(board, app, out_dir, labs)
+            or build(board, app, out_dir, progress=progress, labs=labs))

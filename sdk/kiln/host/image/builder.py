@@ -24,9 +24,10 @@ PACKERS = {"initramfs": initramfs.pack, "sdcard": sdcard.pack}
 
 
 def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progress,
-          refresh_index: bool = False) -> ImageArtifacts:
+          refresh_index: bool = False, labs: tuple[str, ...] = ()) -> ImageArtifacts:
     """Build ``board``'s image with ``app`` (None: the demo app) into ``out_dir`` (default
-    ``out/<board>/``) and record it (``build.json``, ``inputs.json``).
+    ``out/<board>/``) and record it (``build.json``, ``inputs.json``).  ``labs``: test-lab parts
+    of the recipe to add (``("wifi",)``).
 
     Blocks for tens of seconds (minutes on a cold package cache).  Raises a
     :class:`kiln.errors.KilnError` subclass naming the fix for every expected failure.
@@ -42,7 +43,7 @@ def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progre
     hostcheck.require_writable(layout.out_dir)
     app = Path(app).resolve() if app else None
     app_files(app, recipe)          # fails early, naming the problem
-    staged = stage(board, app, layout, recipe, progress, refresh_index)
+    staged = stage(board, app, layout, recipe, progress, refresh_index, labs)
     with progress.step(f"packing {board.image_format}"):
         artifacts = packer(staged, board, layout)
     artifacts = dataclasses.replace(

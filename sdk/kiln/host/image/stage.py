@@ -52,14 +52,15 @@ def app_files(app: Path | None, recipe: recipe_mod.Recipe) -> list[tuple[Path, s
 
 
 def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | None,
-                   apt: PrivateApt) -> dict[str, str]:
+                   apt: PrivateApt, labs: tuple[str, ...] = ()) -> dict[str, str]:
     """Digest of every input of the staged tree: board file, recipe, templates, the board-side
     payload's sources, the app (by content, so the same app anywhere reuses the image) and the
     package index."""
     files = [board.source, recipe.images_dir / "recipe.toml"]
-    files += [recipe.images_dir / src for src, _dest, _mode in recipe.templates]
+    content = recipe.content(bool(board.wifi_driver), labs)
+    files += [recipe.images_dir / src for src, _dest, _mode in content.templates]
     files += [path for path, _rel in crossbuild.source_files()]
-    texts = {"kiln-version": __version__,
+    texts = {"kiln-version": __version__, "labs": " ".join(labs),
              "app": "".join(f"== {name}\n{src.read_text()}" for src, name in app_files(app, recipe))}
     stats = apt.index_files() + [f for extra in extra_apts(board, apt) for f in extra.index_files()]
     return cache.manifest(files, texts, stats=stats)
@@ -112,12 +113,15 @@ class StagedTree:
 
 
 def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.Recipe,
-          progress: Progress, refresh_index: bool = False) -> StagedTree:
+          progress: Progress, refresh_index: bool = False,
+          labs: tuple[str, ...] = ()) -> StagedTree:
     """Stage ``board``'s root tree with ``app`` (None: the demo app) in ``layout.rootfs``.
 
-    Blocks for tens of seconds (minutes on a cold package cache).  Raises a
+    ``labs`` names test-lab parts of the recipe to add (``("wifi",)``: the simulated access
+    point).  Blocks for tens of seconds (minutes on a cold package cache).  Raises a
     :class:`kiln.errors.KilnError` subclass naming the fix for every expected failure.
     """
+    content = recipe.content(bool(board.wifi_driver), labs)
     arch, triplet = board.debian_arch, board.triplet
     apt = private_apt(layout, recipe)
     work = layout.work
@@ -128,9 +132,9 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
         for extra in extra_apts(board, apt):
             extra.update(progress, force=refresh_index)
         index = _load_index(apt)
-    inputs = input_manifest(board, recipe, app, apt)
+    inputs = input_manifest(board, recipe, app, apt, labs)
     with progress.step("resolving packages"):
-        packages = resolve(index, recipe.packages, recipe.exclude)
+        packages = resolve(index, content.packages, recipe.exclude)
         kernel_pkg = kernel.concrete_package(index, board.kernel_package)
         pydev_pkg = index.newest(f"lib{py}-dev")
         progress.note(f"{len(packages)} packages; kernel {kernel_pkg.name} {kernel_pkg.version}")
@@ -153,7 +157,7 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
     with progress.step("kernel and modules"):
         ktree = kernel.extract(kernel_deb, layout.kernel_cache(kernel_deb.stem),
                                recipe.kernel_image)
-        lines = _install_modules(root, ktree, board.kernel_modules)
+        lines = _install_modules(root, ktree, content.modules + board.kernel_modules)
         progress.note(f"modules: {', '.join(Path(line).stem for line in lines)}")
 
     with progress.step(f"cross-compiling Kiln's board-side payload with {board.cross_cc}"):
@@ -165,10 +169,10 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
 
     with progress.step("pruning"):
         app_src = app_files(app, recipe)
-        _prune(root, stdlib, site, recipe, app_src, triplet, progress)
+        _prune(root, stdlib, site, recipe, content.keep, app_src, triplet, progress)
 
     with progress.step("installing init, app and board files"):
-        _install_files(root, board, recipe, app_src, lines, ktree.abi, py)
+        _install_files(root, board, recipe, content.templates, app_src, lines, ktree.abi, py)
         rootfs.remove_empty_dirs(root)
         for d in recipe.dirs:
             (root / d).mkdir(parents=True, exist_ok=True)
@@ -221,11 +225,12 @@ def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout
     return kiln_cache / "lib"
 
 
-def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, app_src: list[tuple[Path, str]],
+def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, keep: tuple[str, ...],
+           app_src: list[tuple[Path, str]],
            triplet: str, progress: Progress) -> None:
     """Apply the recipe's prune globs, keep only the stdlib the app and Kiln need, and drop
     shared libraries nothing uses."""
-    rootfs.prune(root, recipe.prune, recipe.keep)
+    rootfs.prune(root, recipe.prune, keep)
     for link in stdlib.rglob("*"):
         if link.is_symlink() and os.readlink(link).startswith("/"):
             link.unlink()  # e.g. sitecustomize.py -> /etc/python3.11/... (pruned)
@@ -266,15 +271,17 @@ def board_env(board: Board) -> str:
     """``/etc/kiln/board.env``: the board-file facts the init exports to the launcher and the
     drivers (shell ``NAME=value`` lines; interfaces the board does not have are left out)."""
     facts = {"KILN_BOARD": board.name, "KILN_ETH_IFACE": board.eth_iface,
-             "KILN_WIFI_IFACE": board.wifi_iface}
+             "KILN_WIFI_IFACE": board.wifi_iface if board.wifi_driver else "",
+             "KILN_WIFI_DRIVER": board.wifi_driver}
     return "".join(f"{name}={value}\n" for name, value in facts.items() if value)
 
 
-def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe, app_src: list[tuple[Path, str]],
+def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe,
+                   templates: tuple[tuple[str, str, int], ...], app_src: list[tuple[Path, str]],
                    module_lines: list[str], abi: str, py: str) -> None:
     """Templates (the init), the app, /etc/kiln facts, minimal /etc, the python3 link and
     busybox's applet links (listed by running the image's busybox under qemu-user)."""
-    for src, dest, mode in recipe.templates:
+    for src, dest, mode in templates:
         target = root / dest
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(recipe.images_dir / src, target)
