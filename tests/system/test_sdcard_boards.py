@@ -245,7 +245,7 @@ def test_flash_refuses_unsafe_targets(app_dir, loops, tmp_path):
     r = kiln_flash("--board", "rpi3b", "--image", art.sdcard, card.path)
     assert r.returncode == 2 and "without confirmation: pass --yes" in r.stderr
     # Mounted.
-    subprocess.run(["mkfs.vfat", str(card.path)], capture_output=True, check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(card.path)], capture_output=True, check=True)
     (tmp_path / "mnt").mkdir()
     subprocess.run(["mount", str(card.path), str(tmp_path / "mnt")], check=True)
     try:

@@ -80,7 +80,7 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
         raise ValueError(f"board {board.name} has no [qemu] table: it runs on hardware only")
     for what, path in (("kernel", kernel), ("initramfs", initrd), ("DTB", dtb),
                        ("SD card", sdcard)):
-        if path is not None and not Path(path).is_file():
+        if path is not None and not Path(path).exists():     # (an SD card may be a device)
             raise FileNotFoundError(f"{what} image {path} does not exist")
     ports = spec.console_serial + 1           # the console and the serial ports before it
     if console == "stdio":
