@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shutil
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from guest import BOOT_TIMEOUT_S, GuestStarter
-from image_cache import session_image
+from image_cache import locked, session_image
 from layout import APPS, REPO
 from kiln import boards
 from kiln.host.runner.addressing import LabAddressing
 from kiln.host.runner.boot import guest_cmdline
+from kiln.host.runner import netns
 from kiln.host.runner.netlab import NetLab
 from kiln.host.runner.wifilab import LabNetwork, lab_arg
 
@@ -57,15 +62,24 @@ def wifi_board(request):
     return boards.load(request.param)
 
 
+def wifi_image_dir(board) -> Path:
+    return REPO / "out" / "system-tests" / f"{board.name}-wifi"
+
+
 @pytest.fixture(scope="module")
-def wifi_image(wifi_board, tmp_path_factory):
-    """The board's image with the Wi-Fi test lab, /app = apps/wifi + the seed's first example."""
+def wifi_app(tmp_path_factory) -> Path:
+    """/app of the Wi-Fi images: apps/wifi + the seed's first example as main.py."""
     app_dir = tmp_path_factory.mktemp("wifi-app")
     shutil.copytree(APPS / "wifi", app_dir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
     (app_dir / "main.py").write_text(seed_first_example())
-    return session_image(wifi_board, app_dir,
-                         REPO / "out" / "system-tests" / f"{wifi_board.name}-wifi",
+    return app_dir
+
+
+@pytest.fixture(scope="module")
+def wifi_image(wifi_board, wifi_app, tmp_path_factory):
+    """The board's image with the Wi-Fi test lab and :func:`wifi_app`."""
+    return session_image(wifi_board, wifi_app, wifi_image_dir(wifi_board),
                          tmp_path_factory.mktemp(f"image-{wifi_board.name}-wifi"), labs=("wifi",))
 
 
@@ -147,6 +161,28 @@ def test_seed_first_example_runs_unmodified_over_wifi(seed_lab, wboot):
     assert peer.received == [b"Hello World!"], guest.transcript
     lease = seed_lab.leases()
     assert len(lease) == 1 and str(lease[0].ip).startswith("192.168.1."), lease
+
+
+def test_kiln_run_wifi_lab_serves_the_seed_program(wifi_board, wifi_image, wifi_app, resources):
+    """The same, as a user runs it: kiln run --wifi-ap ... --subnet ... --host-address ...
+    with the peer as a --host-server (the image of the fixture is reused: same app, same lab)."""
+    name = f"kiln-test-{secrets.token_hex(3)}"
+    resources.namespaces.add(name)
+    peer = ("import socket; s = socket.socket(); s.bind(('192.168.1.10', 5555)); s.listen(1); "
+            "c, _ = s.accept(); print('PEER GOT', c.recv(100), flush=True)")
+    with locked(wifi_image_dir(wifi_board)):
+        result = subprocess.run(
+            [sys.executable, "-m", "kiln.host", "run", "--board", wifi_board.name,
+             "--app", str(wifi_app), "--out-dir", str(wifi_image_dir(wifi_board)),
+             "--netns", name, "--wifi-ap", SEED_SSID, "--wifi-password", SEED_PASSWORD,
+             "--subnet", "192.168.1.0/24", "--host-address", SEED_PEER[0],
+             "--host-server", f'{sys.executable} -c "{peer}"', "--timeout", "300"],
+            capture_output=True, text=True, timeout=420)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PEER GOT b'Hello World!'" in result.stderr, result.stderr
+    assert "KILN: lab wifi-ap ready ssid=b'Your Wifi SSID' security=wpa2" in result.stdout
+    assert "kiln: building" not in result.stderr        # the fixture's image was reused
+    assert not netns.exists(name)
 
 
 def test_every_wifi_api_against_the_lab(lab, wboot, tmp_path):

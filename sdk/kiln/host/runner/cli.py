@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 TIMEOUT_STATUS = 124
+DEFAULT_SUBNET = "10.77.0.0/24"
 NO_STATUS = 1
 
 
@@ -30,7 +31,9 @@ def register(subparsers) -> None:
         epilog="Needs root. Host-side servers: `ip netns exec NAME COMMAND` (NAME is printed "
                "at start; choose it with --netns).")
     p.add_argument("--board", required=True, help="board name (a file in board_configs/)")
-    p.add_argument("--app", type=Path, help="Python file to run as the app (default: the image's)")
+    p.add_argument("--app", type=Path,
+                   help="the app: a main.py, or a directory holding main.py and its modules "
+                        "(default: the image's demo app)")
     p.add_argument("--out-dir", type=Path, metavar="DIR",
                    help="where the image is built and reused (default: out/<board>/)")
     p.add_argument("--netns", metavar="NAME",
@@ -48,6 +51,22 @@ def register(subparsers) -> None:
     p.add_argument("--app-owns-network", action="store_true",
                    help="boot with eth0 unconfigured (kiln.net=none): the app brings it up "
                         "itself with eth.configure()/eth.start(), as Zerynth programs do")
+    p.add_argument("--subnet", metavar="CIDR",
+                   help="the lab's subnet (default 10.77.0.0/24); the host side takes its first "
+                        "address, DHCP leases after it and after every --host-address")
+    p.add_argument("--host-address", metavar="IP", action="append", default=[],
+                   help="one more host-side address in the lab (repeatable), e.g. the server "
+                        "address a program hard-codes (the Zerynth seed's 192.168.1.10)")
+    wifi = p.add_argument_group(
+        "Wi-Fi lab", "boot an image with the Wi-Fi test lab (simulated radios; hostapd on the "
+        "second one in a guest-side namespace, bridged to the board's NIC, so the app's "
+        "station reaches this lab over Wi-Fi); the app owns the network (kiln.net=none)")
+    wifi.add_argument("--wifi-ap", metavar="SSID",
+                      help="start an access point with this SSID")
+    wifi.add_argument("--wifi-password", metavar="PASS", default="",
+                      help="its WPA2 passphrase or WPA3 password")
+    wifi.add_argument("--wifi-security", choices=("open", "wpa2", "wpa3"), default=None,
+                      help="its security (default: wpa2 with a password, open without)")
     p.add_argument("--timeout", metavar="S", type=float, default=None,
                    help="stop the guest after S seconds (default: run until it powers off)")
     p.set_defaults(func=run)
@@ -61,17 +80,29 @@ def run(args: argparse.Namespace) -> int:
     from kiln.host.runner import boot, dnsmasq, netns, preflight, qemutool, signals
     from kiln.host.runner.addressing import LabAddressing
     from kiln.host.runner.netlab import NetLab
+    from kiln.host.runner.wifilab import LabNetwork, lab_arg
 
     if args.timeout is not None and args.timeout <= 0:
         raise KilnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    if args.app is not None and not args.app.is_file():
-        raise KilnError(f"--app {args.app}: no such file")
+    if args.app is not None and not (args.app.is_file() or (args.app / "main.py").is_file()):
+        raise KilnError(f"--app {args.app}: no such file (nor a directory with a main.py)")
+    if args.static and args.subnet:
+        raise KilnError("--static and --subnet both choose the lab's subnet: give one of them")
+    if not args.wifi_ap and (args.wifi_password or args.wifi_security):
+        raise KilnError("--wifi-password and --wifi-security describe the --wifi-ap network: "
+                        "give --wifi-ap SSID too")
     try:
         addressing = LabAddressing.around_static(args.static) if args.static \
-            else LabAddressing.for_network()
+            else LabAddressing.for_network(args.subnet or DEFAULT_SUBNET,
+                                           reserved=tuple(args.host_address))
         records = [dnsmasq.parse_dns_record(r) for r in args.dns_record]
         lab = NetLab(name=args.netns, addressing=addressing,
-                     dns_records=[(h, str(ip)) for h, ip in records])
+                     dns_records=[(h, str(ip)) for h, ip in records],
+                     host_addresses=args.host_address)
+        wifi_arg = ""
+        if args.wifi_ap:
+            security = args.wifi_security or ("wpa2" if args.wifi_password else "open")
+            wifi_arg = lab_arg([LabNetwork(args.wifi_ap, security, args.wifi_password)])
     except ValueError as exc:
         raise KilnError(str(exc)) from None
     if args.netns is not None and netns.exists(args.netns):  # fail before a long build
@@ -82,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if board.qemu is not None and board.qemu.min_version:
         qemutool.ensure(board)        # a newer QEMU, unpacked privately (before the long build)
     preflight.check_run(board)
-    artifacts = _build(board, args.app, args.out_dir)
+    artifacts = _build(board, args.app, args.out_dir, ("wifi",) if wifi_arg else ())
     # SD-card images boot from files taken out of a copy of the image (sdboot.prepare).
     workdir = Path(tempfile.mkdtemp(prefix=f"kiln-run-{board.name}-"))
 
@@ -93,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
             _print_lab(lab, static=bool(args.static))
             for command in args.host_server:  # their output goes to stderr, like ours
                 lab.spawn(["sh", "-c", command], stdin=subprocess.DEVNULL, stdout=sys.stderr)
-            extra = f"kiln.api={args.api}" + (" kiln.net=none" if args.app_owns_network else "")
+            owns_network = args.app_owns_network or bool(wifi_arg)
+            extra = " ".join(part for part in (f"kiln.api={args.api}", wifi_arg,
+                                               "kiln.net=none" if owns_network else "") if part)
             outcome, _ = boot.boot(board, image, lab, static=bool(args.static),
                                    timeout_s=args.timeout, on_output=_stream,
                                    extra_cmdline=extra)
@@ -110,17 +143,18 @@ def run(args: argparse.Namespace) -> int:
     return NO_STATUS
 
 
-def _build(board, app: Path | None, out_dir: Path | None):
-    """The board's image for ``app``: reused when its inputs are unchanged, else built."""
+def _build(board, app: Path | None, out_dir: Path | None, labs: tuple[str, ...] = ()):
+    """The board's image for ``app`` (with the test-lab parts ``labs``): reused when its inputs
+    are unchanged, else built."""
     from kiln.errors import KilnError
     try:
         from kiln.host import image
     except ModuleNotFoundError as exc:
         raise KilnError(f"the image builder is not available ({exc})") from None
-    artifacts = image.cached(board, app=app, out_dir=out_dir)
+    artifacts = image.cached(board, app=app, out_dir=out_dir, labs=labs)
     if artifacts is None:
         print(f"kiln: building the {board.name} image ...", file=sys.stderr, flush=True)
-        artifacts = image.build(board, app=app, out_dir=out_dir)
+        artifacts = image.build(board, app=app, out_dir=out_dir, labs=labs)
     return artifacts
 
 
