@@ -13,6 +13,7 @@ complete checks behind it.
 """
 from libc.stdint cimport int64_t
 from libc.limits cimport INT_MIN, INT_MAX
+from cpython.pyport cimport PY_SSIZE_T_MAX
 
 import math
 import operator
@@ -23,12 +24,14 @@ cdef extern from "Python.h":
 
 
 cdef Py_ssize_t _physical_memory():
+    # Clamped to what a Py_ssize_t holds: a 32-bit board (or qemu-user on a 64-bit host, which
+    # reports the host's memory) may have more memory than its address space.
     try:
         total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):
         total = 0
-    if total <= 0 or total > 2**62:
-        total = 2**62
+    if total <= 0 or total > PY_SSIZE_T_MAX:
+        total = PY_SSIZE_T_MAX
     return <Py_ssize_t>total
 
 
