@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 
 from driver.ip import rtnl
 from driver.ip.layer import IpConfig, IpLayer, check_timeout, ip_config
@@ -97,21 +96,14 @@ class LinuxEthernet(NetworkInterface):
         refused by the host guard or when udhcpc exits.  On any error the interface is left
         stopped (down).  Calling it while started restarts the interface."""
         check_timeout("start", timeout_ms)
-        deadline = time.monotonic() + timeout_ms / 1000
         if self._ip.attached:
             self.stop()
         with rtnl.Rtnl() as nl:
             link = self._resolve_link(nl)
             ensure_may_reconfigure(link.name)
-            self._ip.attach(nl, link)
-            try:
-                nl.set_link_up(link.index, True)
-                self._ip.wait_carrier(deadline, f"no carrier on {link.name} within {timeout_ms} "
-                                                f"ms (cable unplugged?)")
-                self._ip.apply(self._config, deadline, timeout_ms)
-            except BaseException:
-                self._ip.detach(link_down=True)
-                raise
+            self._ip.bring_up(nl, link, self._config, timeout_ms,
+                              f"no carrier on {link.name} within {timeout_ms} ms "
+                              f"(cable unplugged?)")
 
     def stop(self, keep_link: bool = False) -> None:
         """Release the DHCP lease (udhcpc sends DHCPRELEASE), remove the IPv4 addresses and

@@ -186,6 +186,30 @@ class IpLayer:
                                          name=f"kiln-ip-{link.name}", daemon=True)
         self._monitor.start()
 
+    def bring_up(self, nl: rtnl.Rtnl, link: rtnl.Link, config: IpConfig, timeout_ms: int,
+                 carrier_message: str, connect: Callable[[float], None] | None = None,
+                 undo: Callable[[], None] | None = None) -> None:
+        """The one start sequence of every interface driver: follow ``link``, bring it up, let
+        the driver get a carrier (``connect(deadline)``: an association; nothing for a cable),
+        wait for the carrier (``ConnectionTimeoutError(carrier_message)``), then :meth:`apply`
+        ``config``.  Blocks up to ``timeout_ms``.  On any error ``undo()`` runs, the layer
+        detaches with the link down, and the error propagates."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        self.attach(nl, link)
+        try:
+            nl.set_link_up(link.index, True)
+            if connect is not None:
+                connect(deadline)
+            self.wait_carrier(deadline, carrier_message)
+            self.apply(config, deadline, timeout_ms)
+        except BaseException:
+            try:
+                if undo is not None:
+                    undo()
+            finally:
+                self.detach(link_down=True)
+            raise
+
     def wait_carrier(self, deadline: float, message: str) -> None:
         """Block until the link has a carrier (IFF_LOWER_UP: a cable, an association) or raise
         ``ConnectionTimeoutError(message)`` at ``deadline`` (``time.monotonic()``)."""

@@ -116,22 +116,15 @@ class LinuxWifi(NetworkInterface):
         if self._net is None or not self._net.ssid:
             raise WifiException("no network configured: call configure(ssid, password, ...) "
                                 "or link(ssid, security, password) first")
-        deadline = time.monotonic() + timeout_ms / 1000
         if self._ip.attached:
             self.stop()
         with rtnl.Rtnl() as nl:
             link = self._resolve_link(nl)
             ensure_may_reconfigure(link.name)
-            self._ip.attach(nl, link)
-            try:
-                nl.set_link_up(link.index, True)
-                self._associate(deadline, timeout_ms)
-                self._ip.wait_carrier(deadline, f"{link.name} associated but has no carrier "
-                                                f"after {timeout_ms} ms")
-                self._ip.apply(self._config, deadline, timeout_ms)
-            except BaseException:
-                self._abandon()
-                raise
+            self._ip.bring_up(nl, link, self._config, timeout_ms,
+                              f"{link.name} associated but has no carrier after {timeout_ms} ms",
+                              connect=lambda deadline: self._associate(deadline, timeout_ms),
+                              undo=self._forget_network)
 
     def _resolve_link(self, nl: rtnl.Rtnl) -> rtnl.Link:
         try:
@@ -196,14 +189,13 @@ class LinuxWifi(NetworkInterface):
         finally:
             ctrl.detach()
 
-    def _abandon(self) -> None:
-        """Undo a failed start: forget the network, release the IP layer, link down."""
+    def _forget_network(self) -> None:
+        """Undo a failed association: wpa_supplicant forgets the network (no retries)."""
         if self._sup is not None and self._sup.ctrl is not None:
             try:
                 self._sup.disconnect()
             except OSError:
                 pass
-        self._ip.detach(link_down=True)
 
     def stop(self) -> None:
         """Abort the TCP connections on the interface, release the lease, drop the association
