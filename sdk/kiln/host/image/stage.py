@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,12 +217,21 @@ def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout
     if (kiln_cache / "lib").is_dir():
         progress.note("Kiln sources unchanged: reusing the cached cross build")
         return kiln_cache / "lib"
-    shutil.rmtree(kiln_cache.parent, ignore_errors=True)  # one cached build per arch
     lib = crossbuild.build(layout.scratch("kiln"), layout.scratch("pydev"), triplet=board.triplet,
                            cc=board.cross_cc, python_version=recipe.python_version,
                            expected_machine=_ELF_MACHINE.get(arch, arch))
-    kiln_cache.mkdir(parents=True)
-    shutil.copytree(lib, kiln_cache / "lib")
+    # Published with one rename, so concurrent builds of the same sources (two test sessions,
+    # a benchmark) never see a half-copied cache; the loser of the race uses the winner's.
+    kiln_cache.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=kiln_cache.parent))
+    shutil.copytree(lib, staging / "lib")
+    try:
+        staging.rename(kiln_cache)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+    for old in kiln_cache.parent.iterdir():      # one cached build per arch
+        if old != kiln_cache and not old.name.startswith(".incoming-"):
+            shutil.rmtree(old, ignore_errors=True)
     return kiln_cache / "lib"
 
 
