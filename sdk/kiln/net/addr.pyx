@@ -13,8 +13,7 @@ Host names are never resolved implicitly (MicroPython's rule): resolve them with
 (or ``eth.resolve``) first.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.buffer cimport (PyObject_CheckBuffer, PyObject_GetBuffer, PyBuffer_Release,
-                             PyBUF_SIMPLE)
+from cpython.buffer cimport PyObject_CheckBuffer, PyBuffer_Release
 from libc.stdint cimport uint32_t
 
 from kiln.net.libc cimport *

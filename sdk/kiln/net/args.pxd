@@ -6,10 +6,32 @@
 #   ValueError     a value outside the parameter's documented range (negative size, port, ...).
 from libc.stdint cimport int64_t
 from libc.limits cimport INT_MIN, INT_MAX
-from cpython.long cimport PyLong_AsLongAndOverflow
 
 cdef extern from "Python.h":
     bint PyLong_CheckExact(object o)
+
+cdef extern from *:
+    """
+    /* An exact int of at most one digit (|v| < 2**30) read in place: the fast path of every int
+       argument, as Cython's own conversion does it; anything else takes the full check. */
+    static inline int kiln_small_int(PyObject *o, long *out) {
+    #if PY_VERSION_HEX >= 0x030C0000
+        if (PyLong_CheckExact(o) && PyUnstable_Long_IsCompact((PyLongObject *)o)) {
+            *out = (long)PyUnstable_Long_CompactValue((PyLongObject *)o);
+            return 1;
+        }
+    #else
+        if (PyLong_CheckExact(o)) {
+            Py_ssize_t size = Py_SIZE(o);
+            if (size == 0) { *out = 0; return 1; }
+            if (size == 1) { *out = (long)((PyLongObject *)o)->ob_digit[0]; return 1; }
+            if (size == -1) { *out = -(long)((PyLongObject *)o)->ob_digit[0]; return 1; }
+        }
+    #endif
+        return 0;
+    }
+    """
+    bint kiln_small_int(object o, long *out)
 
 # Sizes up to this are taken inline; larger ones go through size_arg's full check against the
 # machine's memory.
@@ -26,23 +48,17 @@ cdef bint bool_arg(object value, str func, str name) except -1
 
 cdef inline int int_or_fail(object value, str func, str name) except? -1:
     """A C int from an int (or an object with ``__index__``); floats and other types refused."""
-    cdef int overflow = 0
     cdef long v
-    if PyLong_CheckExact(value):
-        v = PyLong_AsLongAndOverflow(value, &overflow)
-        if overflow == 0 and INT_MIN <= v <= INT_MAX:
-            return <int>v
+    if kiln_small_int(value, &v) and INT_MIN <= v <= INT_MAX:
+        return <int>v
     return <int>int_arg(value, func, name, INT_MIN, INT_MAX, True)
 
 
 cdef inline Py_ssize_t size_or_fail(object value, str func, str name) except? -1:
     """A byte count in 0..(the machine's memory)."""
-    cdef int overflow = 0
     cdef long v
-    if PyLong_CheckExact(value):
-        v = PyLong_AsLongAndOverflow(value, &overflow)
-        if overflow == 0 and 0 <= v <= INLINE_SIZE_MAX:
-            return <Py_ssize_t>v
+    if kiln_small_int(value, &v) and 0 <= v <= INLINE_SIZE_MAX:
+        return <Py_ssize_t>v
     return size_arg(value, func, name, 0)
 
 
@@ -54,17 +70,14 @@ cdef Py_ssize_t count_arg_slow(object value, Py_ssize_t buflen, str func, str na
 
 cdef inline Py_ssize_t count_arg(object value, Py_ssize_t buflen, str func, str name,
                                  bint none_is_all, bint minus_one_is_all) except? -1:
-    cdef int overflow = 0
     cdef long v
     if value is None and none_is_all:
         return buflen
-    if PyLong_CheckExact(value):
-        v = PyLong_AsLongAndOverflow(value, &overflow)
-        if overflow == 0:
-            if 0 <= v <= buflen:
-                return <Py_ssize_t>v
-            if v == -1 and minus_one_is_all:
-                return buflen
+    if kiln_small_int(value, &v):
+        if 0 <= v <= buflen:
+            return <Py_ssize_t>v
+        if v == -1 and minus_one_is_all:
+            return buflen
     return count_arg_slow(value, buflen, func, name, none_is_all, minus_one_is_all)
 # An int clamped into lo..hi (listen's backlog: MicroPython sets a negative backlog to 0).
 cdef int clamped_int_arg(object value, str func, str name, int lo, int hi) except? -1

@@ -21,8 +21,7 @@ One place per concern:
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.bytearray cimport (PyByteArray_FromStringAndSize, PyByteArray_AS_STRING,
                                 PyByteArray_GET_SIZE, PyByteArray_Resize)
-from cpython.buffer cimport (PyObject_CheckBuffer, PyObject_GetBuffer, PyBuffer_Release,
-                             PyBUF_SIMPLE)
+from cpython.buffer cimport PyObject_CheckBuffer, PyBuffer_Release
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdint cimport int64_t
 
