@@ -18,6 +18,7 @@ import ipaddress
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -219,17 +220,37 @@ def loops(tmp_path):
         made.append(loop)
         return loop
 
-    yield make
-    for loop in made:
+    try:
+        yield make
+    finally:
         subprocess.run(["umount", str(tmp_path / "mnt")], capture_output=True)
-        loop.close()
-    attached = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
-    assert not any(str(loop.backing) in attached for loop in made), attached
+        for loop in made:
+            loop.close()
+        # A device still open (udev's probe, a QEMU being reaped) detaches when last closed.
+        deadline = time.monotonic() + 10
+        while True:
+            attached = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+            left = [str(loop.path) for loop in made if str(loop.backing) in attached]
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert not left, f"loop devices left attached: {left}\n{attached}"
 
 
 def kiln_flash(*args, input_text=None):
-    return subprocess.run([*KILN, "flash", *map(str, args)], capture_output=True, text=True,
-                          input=input_text, timeout=300)
+    """``kiln flash ARGS`` in its own process group (bmaptool included: killed with it if it
+    hangs); stdin is ``input_text`` or /dev/null, never the developer's terminal."""
+    proc = subprocess.Popen([*KILN, "flash", *map(str, args)], text=True,
+                            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(input_text, timeout=300)
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_flash_refuses_unsafe_targets(app_dir, loops, tmp_path):
@@ -244,6 +265,21 @@ def test_flash_refuses_unsafe_targets(app_dir, loops, tmp_path):
     card = loops()
     r = kiln_flash("--board", "rpi3b", "--image", art.sdcard, card.path)
     assert r.returncode == 2 and "without confirmation: pass --yes" in r.stderr
+    # On a terminal it asks; anything but yes writes nothing.
+    import pexpect
+    before = card_head(card.path)
+    term = pexpect.spawn(KILN[0], [*KILN[1:], "flash", "--board", "rpi3b", "--image",
+                                   str(art.sdcard), str(card.path)], timeout=60,
+                         encoding="utf-8")
+    try:
+        term.expect(rf"Write sdcard.img to {re.escape(str(card.path))} .*Everything on it is "
+                    rf"erased\. \[y/N\] ")
+        term.sendline("n")
+        term.expect(pexpect.EOF)
+    finally:
+        term.close(force=True)
+    assert term.exitstatus == 2 and "not confirmed; nothing written" in term.before
+    assert card_head(card.path) == before
     # Mounted.
     subprocess.run(["mkfs.ext4", "-q", "-F", str(card.path)], capture_output=True, check=True)
     (tmp_path / "mnt").mkdir()
@@ -253,12 +289,16 @@ def test_flash_refuses_unsafe_targets(app_dir, loops, tmp_path):
         assert r.returncode == 2 and "is mounted" in r.stderr, r.stderr
     finally:
         subprocess.run(["umount", str(tmp_path / "mnt")], check=True)
-    # A fake non-removable disk: the same loop device seen through a sysfs without the loop
-    # attributes and with removable = 0.
+    # A fake non-removable disk: the same loop device seen through a sysfs in which its device
+    # number is a SATA disk (no loop/ attributes, removable = 0).
     target = flash.describe(card.path)
-    fake = flash.Target(path=target.path, name=target.name, size=target.size, removable=False,
-                        loop=False, partition=False, model="ATA Fake SSD")
-    problems = flash.refusals(fake, art.image_bytes, mountinfo="", swaps="", root_devnos=set())
+    assert (target.loop, target.removable, target.partition) == (True, False, False)
+    sysfs = fake_disk_sysfs(tmp_path / "sysfs", _read_dev(target.name), target.size)
+    fake = flash.describe(card.path, sysfs=sysfs)
+    assert (fake.name, fake.loop, fake.removable, fake.model) == ("sdz", False, False,
+                                                                   "ATA Fake SSD")
+    problems = flash.refusals(fake, art.image_bytes, sysfs=sysfs, mountinfo="", swaps="",
+                              root_devnos=set())
     assert problems == [f"{card.path} (ATA Fake SSD) is not a removable device: kiln flash "
                         f"writes SD cards and card readers only"]
     # The disk holding the running system (checked without writing anything).
@@ -271,8 +311,27 @@ def test_flash_refuses_unsafe_targets(app_dir, loops, tmp_path):
                           root_devnos={devno}) == []
 
 
+def card_head(device: Path) -> bytes:
+    with open(device, "rb") as f:
+        return f.read(1 << 20)
+
+
 def _read_dev(name: str) -> str:
     return Path(f"/sys/class/block/{name}/dev").read_text().strip()
+
+
+def fake_disk_sysfs(root: Path, devno: str, size: int) -> Path:
+    """A sysfs tree at ``root`` where block device ``devno`` is ``sdz``, a fixed SATA disk."""
+    disk = root / "devices" / "pci0000:00" / "ata9" / "block" / "sdz"
+    (disk / "device").mkdir(parents=True)
+    (disk / "holders").mkdir()
+    for name, value in (("dev", devno), ("size", str(size // 512)), ("removable", "0"),
+                        ("device/vendor", "ATA"), ("device/model", "Fake SSD")):
+        (disk / name).write_text(value + "\n")
+    for link in (root / "dev" / "block" / devno, root / "class" / "block" / "sdz"):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(disk)
+    return root
 
 
 def test_flash_writes_a_loop_device_that_boots(app_dir, loops, lab, resources, tmp_path):
