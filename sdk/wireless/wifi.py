@@ -17,7 +17,7 @@ from networking.dns import resolve_ipv4
 
 WIFI_OPEN, WIFI_WEP, WIFI_WPA, WIFI_WPA2 = OPEN, WEP, WPA, WPA2
 #: Milliseconds ``link()`` waits for the association and the address.
-LINK_TIMEOUT_MS = 15000
+LINK_TIMEOUT_MS = 30000
 
 __all__ = ["link", "try_link", "unlink", "is_linked", "scan", "link_info", "set_link_info",
            "gethostbyname", "rssi", "WIFI_OPEN", "WIFI_WEP", "WIFI_WPA", "WIFI_WPA2"]
@@ -40,7 +40,7 @@ def _mac_bytes(text: str) -> bytes:
 
 def link(ssid: str, sec: int, password: str = "") -> None:
     """Associate with ``ssid`` using security ``sec`` (``WIFI_OPEN`` .. ``WIFI_WPA2``) and get an
-    address (DHCP, or what :func:`set_link_info` set).  Blocks up to 15 s.  Raises
+    address (DHCP, or what :func:`set_link_info` set).  Blocks up to 30 s.  Raises
     ``WifiBadPassword``, ``WifiBadSSID``, ``WifiException``, ``ConnectionTimeoutError``."""
     if not isinstance(sec, int) or isinstance(sec, bool) or not OPEN <= sec <= WPA2:
         raise ValueError(f"link(): sec must be WIFI_OPEN, WIFI_WEP, WIFI_WPA or WIFI_WPA2 "
