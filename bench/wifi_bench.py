@@ -2,10 +2,10 @@
 """Wi-Fi benchmark: what Wi-Fi adds to the production image, and seconds from ``wifi.start()``
 to an address under TCG (WPA2-PSK and WPA3-SAE).
 
-1. Size: the board's production image (demo app) is built twice -- as the board file says (its
-   ``[bsp] wifi_driver`` adds the recipe's ``[wifi]`` part: wpa_supplicant, the CCMP/CMAC
-   ciphers) and from a copy of the board file without ``wifi_driver`` -- and the compressed
-   initramfs sizes are compared.
+1. Size: the board's production image (demo app) is built twice -- without a radio, and from a
+   copy of the board file whose radio is on board (``[bsp] wifi_radio = "onboard"``, as on a
+   Raspberry Pi: the recipe's ``[wifi]`` part, wpa_supplicant and the CCMP/CMAC ciphers, goes
+   in) -- and the compressed initramfs sizes are compared.
 2. Time: the Wi-Fi lab image boots once with a WPA2 and a WPA3 access point (the test lab,
    ``--lab wifi``); its app runs ``wifi.configure(...); wifi.start()`` ``--rounds`` times per
    network, stopping in between, and prints the milliseconds each ``start()`` took (association
@@ -72,10 +72,11 @@ def image_size(board, out_dir: Path, board_dir: Path | None = None) -> int:
                 os.environ["KILN_BOARD_CONFIGS"] = previous
 
 
-def without_wifi(board: str, tmp: Path) -> Path:
-    """A directory holding ``board``'s file without its ``wifi_driver`` line."""
-    text = boards.load(board).source.read_text()
-    (tmp / f"{board}.toml").write_text(re.sub(r"(?m)^wifi_driver = .*\n", "", text))
+def board_variant(board: str, tmp: Path, radio: str) -> Path:
+    """A directory holding ``board``'s file with ``[bsp] wifi_radio = radio``."""
+    text = re.sub(r"(?m)^wifi_radio = .*\n", "", boards.load(board).source.read_text())
+    text = re.sub(r"(?m)^(wifi_driver = .*\n)", rf'\1wifi_radio = "{radio}"\n', text)
+    (tmp / f"{board}.toml").write_text(text)
     return tmp
 
 
@@ -148,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="kiln-wifi-bench-board-") as tmp:
         without = image_size(args.board, OUT / f"{args.board}-nowifi",
-                             without_wifi(args.board, Path(tmp)))
-    with_wifi = image_size(args.board, OUT / f"{args.board}-prod")
+                             board_variant(args.board, Path(tmp), "lab"))
+        with_wifi = image_size(args.board, OUT / f"{args.board}-prod",
+                               board_variant(args.board, Path(tmp), "onboard"))
     times = start_times(args.board, args.rounds)
     command = "python bench/wifi_bench.py " + " ".join(shlex.quote(a) for a in
                                                        (argv if argv is not None else sys.argv[1:]))

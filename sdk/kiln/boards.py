@@ -61,8 +61,10 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
     "bsp": {
         "leds_off": (list, False), "interfaces_down": (list, False), "eth": (str, False),
         "wifi": (str, False),
-        # The board's Wi-Fi driver module, driver.wifi.<wifi_driver> ("" : no radio).
-        "wifi_driver": (str, False),
+        # The board's Wi-Fi driver module, driver.wifi.<wifi_driver> ("" : no radio), and where
+        # the radio is: "onboard" (every image carries the Wi-Fi stack) or "lab" (a simulated
+        # radio that only the Wi-Fi test lab's images have).
+        "wifi_driver": (str, False), "wifi_radio": (str, False),
     },
 }
 # Tables a board file may leave out: [qemu] (hardware-only boards), [sdcard] (QEMU boards),
@@ -71,6 +73,7 @@ OPTIONAL_TABLES = ("qemu", "sdcard", "bsp")
 # Keys whose empty string means "none" (a board without an Ethernet port has eth = "").
 _MAY_BE_EMPTY = {("bsp", "eth"), ("bsp", "wifi"), ("bsp", "wifi_driver")}
 IMAGE_FORMATS = ("initramfs", "sdcard")
+WIFI_RADIOS = ("onboard", "lab")
 SD_ROOTFS = ("squashfs", "ext4")
 COMPRESSIONS = ("zstd", "xz", "gzip")
 
@@ -148,6 +151,11 @@ class Board:
     eth_iface: str = "eth0"         # "" when the board has no Ethernet port
     wifi_iface: str = "wlan0"
     wifi_driver: str = ""           # driver.wifi.<name> of the board's radio ("" : none)
+    wifi_radio: str = "onboard"     # "onboard", or "lab": only test-lab images have the radio
+
+    def has_wifi(self, labs: tuple[str, ...] = ()) -> bool:
+        """True if an image built with the test-lab parts ``labs`` has this board's radio."""
+        return bool(self.wifi_driver) and (self.wifi_radio == "onboard" or "wifi" in labs)
 
     def toml_text(self) -> str:
         """The board file's text, exactly as read (shipped as ``/etc/kiln/board.toml``)."""
@@ -255,6 +263,9 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         for link in sd.get("lib_firmware_links", ()):
             if link.count("=") != 1:
                 _fail(source, "sdcard", "lib_firmware_links", f"entry {link!r} is not LINK=TARGET")
+    if bsp and bsp.get("wifi_radio", "onboard") not in WIFI_RADIOS:
+        _fail(source, "bsp", "wifi_radio", f"is {bsp['wifi_radio']!r}; expected one of "
+                                           f"{WIFI_RADIOS}")
     if img["format"] not in IMAGE_FORMATS:
         _fail(source, "image", "format", f"is {img['format']!r}; expected one of {IMAGE_FORMATS}")
     if (img["format"] == "sdcard") != (sd is not None):
@@ -298,7 +309,7 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         bsp_leds_off=tuple(bsp.get("leds_off", ())),
         bsp_interfaces_down=tuple(bsp.get("interfaces_down", ())),
         eth_iface=bsp.get("eth", "eth0"), wifi_iface=bsp.get("wifi", "wlan0"),
-        wifi_driver=bsp.get("wifi_driver", ""),
+        wifi_driver=bsp.get("wifi_driver", ""), wifi_radio=bsp.get("wifi_radio", "onboard"),
         soc=b.get("soc", ""),
     )
 

@@ -58,7 +58,7 @@ def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | None,
     payload's sources, the app (by content, so the same app anywhere reuses the image) and the
     package index."""
     files = [board.source, recipe.images_dir / "recipe.toml"]
-    content = recipe.content(bool(board.wifi_driver), labs)
+    content = recipe.content(board.has_wifi(labs), labs)
     files += [recipe.images_dir / src for src, _dest, _mode in content.templates]
     files += [path for path, _rel in crossbuild.source_files()]
     texts = {"kiln-version": __version__, "labs": " ".join(labs),
@@ -122,7 +122,7 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
     point).  Blocks for tens of seconds (minutes on a cold package cache).  Raises a
     :class:`kiln.errors.KilnError` subclass naming the fix for every expected failure.
     """
-    content = recipe.content(bool(board.wifi_driver), labs)
+    content = recipe.content(board.has_wifi(labs), labs)
     arch, triplet = board.debian_arch, board.triplet
     apt = private_apt(layout, recipe)
     work = layout.work
@@ -173,7 +173,8 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
         _prune(root, stdlib, site, recipe, content.keep, app_src, triplet, progress)
 
     with progress.step("installing init, app and board files"):
-        _install_files(root, board, recipe, content.templates, app_src, lines, ktree.abi, py)
+        _install_files(root, board, recipe, content.templates, app_src, lines, ktree.abi, py,
+                       board_env(board, board.has_wifi(labs)))
         rootfs.remove_empty_dirs(root)
         for d in recipe.dirs:
             (root / d).mkdir(parents=True, exist_ok=True)
@@ -277,18 +278,19 @@ def _check_imports(root: Path, site: Path, app_src: list[tuple[Path, str]], boar
     progress.note(f"{len(kiln_modules)} Kiln modules import cleanly")
 
 
-def board_env(board: Board) -> str:
+def board_env(board: Board, wifi: bool) -> str:
     """``/etc/kiln/board.env``: the board-file facts the init exports to the launcher and the
-    drivers (shell ``NAME=value`` lines; interfaces the board does not have are left out)."""
+    drivers (shell ``NAME=value`` lines; interfaces the image does not have -- the radio when
+    ``wifi`` is False -- are left out)."""
     facts = {"KILN_BOARD": board.name, "KILN_ETH_IFACE": board.eth_iface,
-             "KILN_WIFI_IFACE": board.wifi_iface if board.wifi_driver else "",
-             "KILN_WIFI_DRIVER": board.wifi_driver}
+             "KILN_WIFI_IFACE": board.wifi_iface if wifi else "",
+             "KILN_WIFI_DRIVER": board.wifi_driver if wifi else ""}
     return "".join(f"{name}={value}\n" for name, value in facts.items() if value)
 
 
 def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe,
                    templates: tuple[tuple[str, str, int], ...], app_src: list[tuple[Path, str]],
-                   module_lines: list[str], abi: str, py: str) -> None:
+                   module_lines: list[str], abi: str, py: str, env: str) -> None:
     """Templates (the init), the app, /etc/kiln facts, minimal /etc, the python3 link and
     busybox's applet links (listed by running the image's busybox under qemu-user)."""
     for src, dest, mode in templates:
@@ -303,7 +305,7 @@ def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe,
     (etc / "kiln").mkdir(parents=True, exist_ok=True)
     (etc / "kiln" / "board.toml").write_text(board.toml_text())
     (etc / "kiln" / "board-name").write_text(board.name + "\n")
-    (etc / "kiln" / "board.env").write_text(board_env(board))
+    (etc / "kiln" / "board.env").write_text(env)
     (etc / "kiln" / "modules").write_text("".join(line + "\n" for line in module_lines))
     (etc / "kiln" / "kernel-abi").write_text(abi + "\n")
     (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
