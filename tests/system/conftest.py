@@ -40,6 +40,12 @@ class SessionResources:
         self.qemu_pids: set[int] = set()
 
 
+def pytest_configure(config):
+    """labgrid's ``--lg-env FILE`` chooses the place as ``$KILN_LG_ENV`` does (labgrid_env.py)."""
+    from labgrid_env import take_labgrid_options
+    take_labgrid_options(config)
+
+
 @pytest.fixture(scope="session")
 def resources():
     """Session bookkeeping; at the end asserts no namespace, tap or QEMU of ours is left."""

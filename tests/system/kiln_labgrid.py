@@ -18,8 +18,9 @@ States, in order (``transition()`` walks forward through them; going back means 
 
 ``off``       power off, then the console is released (``target.deactivate``) so that no stale
               output of an earlier boot is read later.
-``booted``    [SD place: boot media written,] console opened, power on, and the guest init's
-              ``KILN: board <name>`` line seen (``board`` checks the name).
+``booted``    [SD place: boot media written,] console opened, [cable driver activated,] power
+              on, and the guest init's ``KILN: board <name>`` line seen (``board`` checks the
+              name).
 ``finished``  ``KILN: app exited with status N`` seen: :attr:`KilnStrategy.app_status` is N.
               (The init then powers the board off by itself.)
 
@@ -129,6 +130,8 @@ class KilnStrategy(Strategy):
             self._write_boot_media()
             self._reset_transcript()
             self.target.activate(self.console)
+            if self.cable is not None:      # cabled before power-on (a farm place: to the lab)
+                self.target.activate(self.cable)
             self.target.activate(self.power)
             self.power.on()
             match = self.expect(BOARD_LINE_RE.pattern,

@@ -3,7 +3,8 @@ variables.
 
 A place is a labgrid environment file whose target ``main`` has a :class:`KilnStrategy`
 (``kiln_labgrid.py``) and whatever power, console and boot-media drivers the place has.  The
-default is ``envs/qemu.yaml``; ``$KILN_LG_ENV`` names another one (a real board's).
+default is ``envs/qemu.yaml``; ``--lg-env FILE`` (labgrid's pytest option) or ``$KILN_LG_ENV``
+names another one (a board farm's place: ``envs/farm-qemu.yaml``, ``envs/farm-rpi4.yaml``).
 
 What changes from boot to boot -- board, kernel, initramfs, kernel command line, and for a QEMU
 board the QEMU arguments and the lab's QEMU wrapper -- is handed to the file as ``LG_KILN_*``
@@ -39,17 +40,38 @@ def place_file() -> Path:
     return Path(os.environ.get(PLACE_ENV_VAR) or QEMU_PLACE)
 
 
+def take_labgrid_options(config) -> None:
+    """Make labgrid's pytest options choose the place: ``--lg-env FILE`` (or ``$LG_ENV``) as
+    ``$KILN_LG_ENV`` does, ``--lg-coordinator`` as ``$LG_COORDINATOR`` does.
+
+    Called from ``pytest_configure`` before labgrid's plugin, which would otherwise open the
+    file once without the per-boot ``LG_KILN_*`` variables and fail; it is opened per boot
+    here instead (the plugin's ``env``/``target`` fixtures stay unused).
+    """
+    path = getattr(config.option, "lg_env", None) or os.environ.pop("LG_ENV", None)
+    if path:
+        os.environ[PLACE_ENV_VAR] = str(Path(path).resolve())
+        config.option.lg_env = None
+    coordinator = getattr(config.option, "lg_coordinator", None)
+    if coordinator:
+        os.environ["LG_COORDINATOR"] = coordinator
+        config.option.lg_coordinator = None
+
+
 def boot_variables(board, image: BootImage, lab: NetLab, cmdline: str,
                    pidfile: Path | None = None) -> dict[str, str]:
     """The ``LG_KILN_*`` variables of one boot of ``image`` on ``board`` with ``cmdline``.
 
-    Every place gets ``LG_KILN_BOARD``, ``LG_KILN_KERNEL``, ``LG_KILN_INITRD`` and
-    ``LG_KILN_CMDLINE``; a QEMU board also ``LG_KILN_QEMU`` (the lab's wrapper script),
-    ``LG_KILN_QEMU_MACHINE``, ``_CPU``, ``_MEMORY`` and ``_ARGS`` (its NIC on ``lab``'s tap;
-    ``pidfile``: where QEMU writes its pid).
+    Every place gets ``LG_KILN_BOARD``, ``LG_KILN_KERNEL``, ``LG_KILN_INITRD``,
+    ``LG_KILN_CMDLINE``, ``LG_KILN_LAB`` (the lab's namespace: where a farm place plugs the
+    board's cable) and ``LG_KILN_PIDFILE`` (``pidfile`` or empty: where the board's QEMU, on
+    whichever host runs it, writes its pid); a QEMU board also ``LG_KILN_QEMU`` (the lab's
+    wrapper script), ``LG_KILN_QEMU_MACHINE``, ``_CPU``, ``_MEMORY`` and ``_ARGS`` (its NIC on
+    ``lab``'s tap; ``pidfile``: where QEMU writes its pid).
     """
     variables = {"LG_KILN_BOARD": board.name, "LG_KILN_KERNEL": str(image.kernel),
-                 "LG_KILN_INITRD": str(image.initrd), "LG_KILN_CMDLINE": cmdline}
+                 "LG_KILN_INITRD": str(image.initrd), "LG_KILN_CMDLINE": cmdline,
+                 "LG_KILN_LAB": lab.name, "LG_KILN_PIDFILE": str(pidfile or "")}
     if board.qemu is not None:
         # SD-card boards also boot a DTB and the card (fields of the runner's BootImage).
         media = {name: getattr(image, name) for name in ("dtb", "sdcard")
