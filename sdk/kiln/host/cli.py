@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "kiln.host.image.cli",   # kiln image build ...
     "kiln.host.runner.cli",  # kiln run ...
     "kiln.host.flash",       # kiln flash --board B DEVICE
+    "kiln.host.farm.cli",    # kiln farm start|places|test|client|check-env
 )
 
 
