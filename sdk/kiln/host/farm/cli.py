@@ -12,7 +12,7 @@ Subcommands:
   board (``tests/system/test_system_qemu.py -k <board tag>``).  ``--start N`` runs them on a
   throwaway farm of N places instead.
 * ``kiln farm client ARGS`` -- ``labgrid-client ARGS`` with the farm's resource classes known
-  (``kiln farm client -p qemu-aarch64-1 console``).
+  (``kiln farm client -p qemu-aarch64-1 power get``).
 * ``kiln farm check-env FILE`` -- load an environment file (with placeholders for per-boot
   variables) and print its targets' drivers and what they bind, activating nothing.
 
@@ -104,42 +104,35 @@ def _coordinator_option(parser) -> None:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    import signal
     import time
 
     from kiln.host.farm.farm import Farm
+    from kiln.host.runner import signals
 
     farm = Farm(args.board, args.places, listen=args.listen)
-    stop = {"now": False}
-
-    def on_signal(signum, frame):
-        stop["now"] = True
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    try:
-        farm.start()
-        print(f"kiln farm: coordinator {farm.coordinator}, exporter {farm.exporter_name}, "
-              f"board host {farm.board_host_info['url']}")
-        print(f"places ({args.board}): {' '.join(farm.places)}")
-        print(f"  export LG_COORDINATOR={farm.coordinator}")
-        print("  kiln farm places")
-        print(f"  kiln farm test --place {farm.places[0]}"
-              + (f" --place {farm.places[1]}" if len(farm.places) > 1 else ""))
-        print(f"  labgrid-client -p {farm.places[0]} show")
-        print("Ctrl-C stops the farm.", flush=True)
-        while not stop["now"]:
-            dead = farm.exited_services()
-            if dead:
-                print(f"kiln farm: {', '.join(dead)} exited; stopping", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-        return 0
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        farm.close()
-        print("kiln farm: stopped", file=sys.stderr)
+    with signals.terminate_raises():        # SIGTERM/SIGHUP: the farm is still torn down
+        try:
+            farm.start()
+            print(f"kiln farm: coordinator {farm.coordinator}, exporter {farm.exporter_name}, "
+                  f"board host {farm.board_host_info['url']}")
+            print(f"places ({args.board}): {' '.join(farm.places)}")
+            print(f"  export LG_COORDINATOR={farm.coordinator}")
+            print("  kiln farm places")
+            print(f"  kiln farm test --place {farm.places[0]}"
+                  + (f" --place {farm.places[1]}" if len(farm.places) > 1 else ""))
+            print(f"  labgrid-client -p {farm.places[0]} show")
+            print("Ctrl-C stops the farm.", flush=True)
+            while True:
+                dead = farm.exited_services()
+                if dead:
+                    print(f"kiln farm: {', '.join(dead)} exited; stopping", file=sys.stderr)
+                    return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            farm.close()
+            print("kiln farm: stopped", file=sys.stderr)
 
 
 def cmd_places(args: argparse.Namespace) -> int:
@@ -151,14 +144,23 @@ def cmd_places(args: argparse.Namespace) -> int:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from kiln.errors import KilnError
-    from kiln.host.farm import testrun
-    from kiln.host.farm.farm import Farm
+    from kiln.host.runner import signals
 
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
     if bool(args.start) == bool(args.place):
         raise KilnError("kiln farm test: give --place NAME (repeatable) or --start N")
+    # SIGTERM/SIGHUP raise: the pytest processes get SIGINT, the places are released.
+    with signals.terminate_raises():
+        return _test(args, pytest_args)
+
+
+def _test(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    from kiln.errors import KilnError
+    from kiln.host.farm import testrun
+    from kiln.host.farm.farm import Farm
+
     farm = None
     try:
         if args.start:
