@@ -1,0 +1,52 @@
+################################################################################
+#
+# kiln-init
+#
+################################################################################
+
+# The init (images/init), the board files (board_configs/) and the
+# demo app come from Kiln's source tree, like python-kiln.
+KILN_INIT_VERSION = $(KILN_VERSION)
+KILN_INIT_SITE = $(KILN_SOURCE_DIR)
+KILN_INIT_SITE_METHOD = local
+KILN_INIT_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = $(KILN_RSYNC_EXCLUSIONS)
+# /sbin/init replaces BusyBox's link of the same name; the board
+# files are written with Kiln's board loader, run by the host Python.
+KILN_INIT_DEPENDENCIES = busybox host-python3
+
+KILN_INIT_BOARD = $(call qstrip,$(BR2_PACKAGE_KILN_INIT_BOARD))
+KILN_INIT_APP = $(call qstrip,$(BR2_PACKAGE_KILN_INIT_APP))
+
+ifeq ($(BR2_PACKAGE_KILN_INIT)$(BR_BUILDING),yy)
+ifeq ($(KILN_INIT_BOARD),)
+$(error BR2_PACKAGE_KILN_INIT_BOARD is empty: set it to a board of Kiln's board_configs/)
+endif
+endif
+
+ifeq ($(KILN_INIT_APP),)
+define KILN_INIT_INSTALL_APP
+	$(INSTALL) -D -m 0644 $(@D)/images/demo/main.py $(TARGET_DIR)/app/main.py
+endef
+else
+define KILN_INIT_INSTALL_APP
+	if [ -d $(KILN_INIT_APP) ]; then \
+		test -f $(KILN_INIT_APP)/main.py || \
+			{ echo "kiln-init: app directory $(KILN_INIT_APP) has no main.py"; exit 1; }; \
+		for f in $(KILN_INIT_APP)/*.py; do \
+			$(INSTALL) -D -m 0644 $$f $(TARGET_DIR)/app/$$(basename $$f) || exit 1; \
+		done; \
+	else \
+		$(INSTALL) -D -m 0644 $(KILN_INIT_APP) $(TARGET_DIR)/app/main.py; \
+	fi
+endef
+endif
+
+define KILN_INIT_INSTALL_TARGET_CMDS
+	$(HOST_DIR)/bin/python3 $(KILN_INIT_PKGDIR)/board_files.py \
+		$(@D) $(KILN_INIT_BOARD) $(TARGET_DIR)
+	$(INSTALL) -D -m 0755 $(@D)/images/init $(TARGET_DIR)/sbin/init
+	rm -rf $(TARGET_DIR)/app
+	$(KILN_INIT_INSTALL_APP)
+endef
+
+$(eval $(generic-package))

@@ -1,0 +1,18 @@
+################################################################################
+#
+# python-kiln
+#
+################################################################################
+
+PYTHON_KILN_VERSION = $(KILN_VERSION)
+PYTHON_KILN_SITE = $(KILN_SOURCE_DIR)
+PYTHON_KILN_SITE_METHOD = local
+PYTHON_KILN_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = $(KILN_RSYNC_EXCLUSIONS)
+PYTHON_KILN_SETUP_TYPE = setuptools
+# setup.py compiles the socket core (kiln.net, .pyx) with Cython.
+PYTHON_KILN_DEPENDENCIES = host-python-cython
+# Install the board-side payload only, as sdk/kiln/payload.py
+# declares it: no host tooling, no kiln command.
+PYTHON_KILN_ENV = KILN_PAYLOAD=board
+
+$(eval $(python-package))
