@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES = (
     "kiln.host.runner.cli",  # kiln run ...
     "kiln.host.flash",       # kiln flash --board B DEVICE
     "kiln.host.farm.cli",    # kiln farm start|places|test|client|check-env
+    "kiln.host.buildroot.cli",  # kiln buildroot defconfigs|check|build
 )
 
 
