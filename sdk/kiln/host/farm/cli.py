@@ -77,8 +77,9 @@ def register(subparsers) -> None:
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="PYTEST_ARGS")
     test.set_defaults(func=cmd_test)
 
+    # prefix_chars="+": every argument, "-x ..." included, is labgrid-client's.
     client = sub.add_parser("client", help="labgrid-client with the farm's resource classes",
-                            add_help=False)
+                            add_help=False, prefix_chars="+")
     client.add_argument("client_args", nargs=argparse.REMAINDER)
     client.set_defaults(func=cmd_client)
 
