@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import load_face
+from socket_faces import load_face
 from socket_faults import interrupt_main, pattern, reset, wait_until_blocked_in_read
 
 pytestmark = pytest.mark.usefixtures("watchdog", "no_fd_leak")

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from conftest import load_face
+from socket_faces import load_face
 
 pytestmark = pytest.mark.usefixtures("watchdog", "no_fd_leak")
 
