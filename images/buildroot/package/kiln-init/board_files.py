@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install a Kiln board's files in a root filesystem (kiln-init, Buildroot).
 
-usage: board_files.py SOURCE_DIR BOARD TARGET_DIR
+usage: board_files.py SOURCE_DIR BOARD TARGET_DIR [--wifi]
 
 Reads SOURCE_DIR/board_configs/BOARD.toml with Kiln's own board loader
 (kiln.boards, from SOURCE_DIR/sdk: the schema is checked) and writes:
@@ -9,22 +9,26 @@ Reads SOURCE_DIR/board_configs/BOARD.toml with Kiln's own board loader
 - etc/kiln/board.toml: the board file (bsp and the drivers read it);
 - etc/kiln/board-name: the board's name;
 - etc/kiln/board.env: the facts the init exports to the app launcher
-  and the drivers (KILN_BOARD, KILN_ETH_IFACE, KILN_WIFI_IFACE; an
-  interface the board does not have is left out), as Kiln's image
-  builder writes them (kiln.host.image.stage.board_env).
+  and the drivers (KILN_BOARD, KILN_ETH_IFACE, KILN_WIFI_IFACE,
+  KILN_WIFI_DRIVER; an interface the image does not have is left out:
+  the radio unless --wifi, given when the image carries wpa_supplicant),
+  as Kiln's image builder writes them (kiln.host.image.stage.board_env).
 """
 import sys
 from pathlib import Path
 
 
-def board_env(board):
+def board_env(board, wifi):
     facts = {"KILN_BOARD": board.name, "KILN_ETH_IFACE": board.eth_iface,
-             "KILN_WIFI_IFACE": board.wifi_iface}
+             "KILN_WIFI_IFACE": board.wifi_iface if wifi else "",
+             "KILN_WIFI_DRIVER": board.wifi_driver if wifi else ""}
     return "".join(f"{name}={value}\n"
                    for name, value in facts.items() if value)
 
 
 def main(argv):
+    wifi = "--wifi" in argv
+    argv = [a for a in argv if a != "--wifi"]
     if len(argv) != 4:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
@@ -48,7 +52,7 @@ def main(argv):
     etc.mkdir(parents=True, exist_ok=True)
     (etc / "board.toml").write_text(board.toml_text())
     (etc / "board-name").write_text(board.name + "\n")
-    (etc / "board.env").write_text(board_env(board))
+    (etc / "board.env").write_text(board_env(board, wifi))
     return 0
 
 

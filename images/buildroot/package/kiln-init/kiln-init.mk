@@ -16,6 +16,8 @@ KILN_INIT_DEPENDENCIES = busybox host-python3
 
 KILN_INIT_BOARD = $(call qstrip,$(BR2_PACKAGE_KILN_INIT_BOARD))
 KILN_INIT_APP = $(call qstrip,$(BR2_PACKAGE_KILN_INIT_APP))
+# The image has the Wi-Fi stack: board.env names the radio.
+KILN_INIT_WIFI = $(if $(BR2_PACKAGE_PYTHON_KILN_WIFI),--wifi)
 
 ifeq ($(BR2_PACKAGE_KILN_INIT)$(BR_BUILDING),yy)
 ifeq ($(KILN_INIT_BOARD),)
@@ -43,7 +45,7 @@ endif
 
 define KILN_INIT_INSTALL_TARGET_CMDS
 	$(HOST_DIR)/bin/python3 $(KILN_INIT_PKGDIR)/board_files.py \
-		$(@D) $(KILN_INIT_BOARD) $(TARGET_DIR)
+		$(@D) $(KILN_INIT_BOARD) $(TARGET_DIR) $(KILN_INIT_WIFI)
 	$(INSTALL) -D -m 0755 $(@D)/images/init $(TARGET_DIR)/sbin/init
 	rm -rf $(TARGET_DIR)/app
 	$(KILN_INIT_INSTALL_APP)

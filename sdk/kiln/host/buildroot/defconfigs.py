@@ -5,7 +5,7 @@ defconfig for the same board (``kiln_raspberrypi4_64_defconfig`` follows
 ``raspberrypi4_64_defconfig``).  What comes from the board file: architecture, the CPU of QEMU
 boards, the image format (an initramfs cpio with the board's compression, or an SD card with an
 ext4 root file system), Wi-Fi (wpa_supplicant and the chip's firmware only on boards whose file
-names a Wi-Fi interface), the board name kiln-init installs.  What comes from
+names a Wi-Fi driver for an on-board radio), the board name kiln-init installs.  What comes from
 :mod:`kiln.host.buildroot.boards`: Buildroot's kernel, firmware and host-tool lines.
 
 ``kiln buildroot defconfigs`` writes the files; ``kiln buildroot defconfigs --check`` (and the
@@ -13,7 +13,6 @@ test suite) fails when a committed file differs from what the generator makes.
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +58,10 @@ def external_tree() -> Path:
 
 
 def has_wifi(board: kiln_boards.Board) -> bool:
-    """True when the board file names a Wi-Fi interface ([bsp] wifi): the board has the
-    hardware.  (QEMU boards have no [bsp] table; the launcher's default interface names do
-    not make hardware.)"""
-    raw = tomllib.loads(board.source.read_text())
-    return bool(raw.get("bsp", {}).get("wifi"))
+    """True when every image of the board carries the Wi-Fi stack: the board file names a
+    Wi-Fi driver for an on-board radio (``Board.has_wifi``; the QEMU boards' radio is simulated
+    and only their Wi-Fi test-lab images have it)."""
+    return board.has_wifi()
 
 
 def defconfig_lines(board: kiln_boards.Board) -> list[str]:
