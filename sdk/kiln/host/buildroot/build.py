@@ -194,7 +194,7 @@ def build(board_name: str = "qemu-aarch64", app: Path | None = None,
             say("buildroot: Kiln's sources or the app changed: rebuilding python-kiln and "
                 "kiln-init")
             for pkg in KILN_PACKAGES:
-                _forget_package(buildroot, out, pkg)
+                _forget_package(buildroot, out, pkg, external)
         else:
             kind = "reused"
         make_seconds = make_cpu = 0.0
@@ -203,7 +203,9 @@ def build(board_name: str = "qemu-aarch64", app: Path | None = None,
             shutil.copyfile(overlay.kernel_image, images / "vmlinuz")
             t_make = time.monotonic()
             cpu0 = _children_cpu()
-            _make(buildroot, out, [f"-j{os.cpu_count() or 1}"], say)
+            # BR2_EXTERNAL on every make: a cache made from another checkout (a previous CI
+            # clone) builds Kiln's packages from this one.
+            _make(buildroot, out, [f"BR2_EXTERNAL={external}", f"-j{os.cpu_count() or 1}"], say)
             make_seconds = round(time.monotonic() - t_make, 1)
             make_cpu = round(_children_cpu() - cpu0, 1)
             steps["make"] = make_seconds
@@ -292,7 +294,7 @@ def _make(buildroot: Path, out: Path, targets: list[str], say: Callable[[str], N
                          + "\n".join(tail))
 
 
-def _forget_package(buildroot: Path, out: Path, pkg: str) -> None:
+def _forget_package(buildroot: Path, out: Path, pkg: str, external: Path) -> None:
     """Remove what ``pkg`` installed into the target and its build directory, so the next
     make builds and installs it again from the current sources."""
     for build_dir in (out / "build").glob(f"{pkg}-*"):
@@ -307,7 +309,8 @@ def _forget_package(buildroot: Path, out: Path, pkg: str) -> None:
                     target = out / "target" / path
                     if target.is_file() or target.is_symlink():
                         target.unlink()
-    subprocess.run(["make", "-s", "-C", str(buildroot), f"O={out}", f"{pkg}-dirclean"],
+    subprocess.run(["make", "-s", "-C", str(buildroot), f"O={out}", f"BR2_EXTERNAL={external}",
+                    f"{pkg}-dirclean"],
                    capture_output=True, text=True, check=False, env=_env())
 
 
