@@ -27,6 +27,7 @@ nothing else in that file) with the table and the command line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shlex
@@ -182,7 +183,7 @@ def bench_compression(board, img: boot.BootImage, compression: str, boots: int
         for i in range(boots):
             for name, path in variants.items():
                 init_s, app_s, cpu_s = measure_boot(
-                    board, boot.BootImage(img.kernel, path, img.cmdline), static=True)
+                    board, dataclasses.replace(img, initrd=path), static=True)
                 times = results[name][1]
                 times.init.append(init_s)
                 times.app.append(app_s)
