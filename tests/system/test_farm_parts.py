@@ -190,9 +190,12 @@ def test_strategy_plugs_the_cable_before_power_on(tmp_path):
 # -- choosing the place ------------------------------------------------------------------------
 
 def test_lg_env_option_chooses_the_place(monkeypatch, tmp_path):
-    monkeypatch.delenv(PLACE_ENV_VAR, raising=False)
-    monkeypatch.delenv("LG_COORDINATOR", raising=False)
-    monkeypatch.delenv("LG_ENV", raising=False)
+    # setenv first, so that monkeypatch restores (or removes) what take_labgrid_options sets:
+    # a delenv of an unset variable records nothing to undo, and the session's later boots
+    # would all go to the farm's place.
+    for name in (PLACE_ENV_VAR, "LG_COORDINATOR", "LG_ENV"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     config = SimpleNamespace(option=SimpleNamespace(lg_env="tests/system/envs/farm-qemu.yaml",
                                                     lg_coordinator="127.0.0.1:1234"))
     take_labgrid_options(config)

@@ -13,7 +13,6 @@ Both QEMU boards run it: Debian's arm64 and armmp kernels both ship mac80211_hws
 """
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import shutil
@@ -33,7 +32,7 @@ from kiln.host.runner.addressing import LabAddressing
 from kiln.host.runner.boot import guest_cmdline
 from kiln.host.runner import netns
 from kiln.host.runner.netlab import NetLab
-from kiln.host.runner.wifilab import LabNetwork, lab_arg
+from kiln.host.runner.wifilab import LabNetwork, encode, lab_arg
 
 pytestmark = pytest.mark.system
 
@@ -196,7 +195,7 @@ def test_every_wifi_api_against_the_lab(lab, wboot, tmp_path):
             "hostapd": ["/run/hostapd", "wlan1"]}
     try:
         guest = wboot(lab, [WPA2_NET, WPA3_NET, OPEN_NET], app="wifi_checks.py",
-                      extra="kiln.test_wifi=" + json.dumps(args).encode().hex())
+                      extra="kiln.test_wifi=" + encode(args))
         status = guest.wait_exit(BOOT_TIMEOUT_S + 420)
     finally:
         server.close()

@@ -5,10 +5,12 @@ start on the guest's simulated radio.
 Each network becomes one BSS of hostapd (several BSSes share the lab radio).  For WPA2 the host
 derives the PSK (PBKDF2-SHA1 of passphrase and SSID, IEEE 802.11i), so hostapd never parses the
 passphrase and any SSID or passphrase bytes reach the station unchanged; the whole description
-travels hex-encoded, so no character of it can break the kernel command line.
+travels base64-encoded, so no character of it can break the kernel command line, and compact
+(32-bit ARM kernels keep only 1024 bytes of command line).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -48,16 +50,17 @@ class LabNetwork:
         if self.security == "open" and self.password:
             raise ValueError("an open Wi-Fi lab network takes no password")
 
-    def describe(self) -> dict[str, str]:
-        """The JSON object the guest's lab hook reads."""
+    def describe(self) -> list[str]:
+        """``[ssid hex, security, secret]`` as the guest's lab hook reads it: the secret is the
+        WPA2 PSK in hex, the WPA3 password, or ``""``."""
         self.check()
-        item = {"ssid_hex": self.ssid_bytes.hex(), "security": self.security}
+        secret = ""
         if self.security == "wpa2":
-            item["psk_hex"] = hashlib.pbkdf2_hmac("sha1", self.password.encode("utf-8"),
-                                                  self.ssid_bytes, 4096, 32).hex()
+            secret = hashlib.pbkdf2_hmac("sha1", self.password.encode("utf-8"),
+                                         self.ssid_bytes, 4096, 32).hex()
         elif self.security == "wpa3":
-            item["sae_password"] = self.password
-        return item
+            secret = self.password
+        return [self.ssid_bytes.hex(), self.security, secret]
 
 
 def lab_arg(networks: list[LabNetwork]) -> str:
@@ -69,4 +72,9 @@ def lab_arg(networks: list[LabNetwork]) -> str:
     if len(set(ssids)) != len(ssids):
         raise ValueError("the Wi-Fi lab's networks need different SSIDs")
     doc = {"channel": CHANNEL, "networks": [n.describe() for n in networks]}
-    return PREFIX + json.dumps(doc, separators=(",", ":")).encode("utf-8").hex()
+    return PREFIX + encode(doc)
+
+
+def encode(doc: object) -> str:
+    """``doc`` as compact JSON in base64: a kernel-argument value that holds any text."""
+    return base64.b64encode(json.dumps(doc, separators=(",", ":")).encode("utf-8")).decode()

@@ -1,14 +1,14 @@
 """Guest side of the Wi-Fi system tests (kiln.app=wifi_checks.py): every Wi-Fi API against the
 lab's access points, one step after another, each reported as a ``CHECK wifi-<step> k=v`` line.
 
-``kiln.test_wifi=<hex of JSON>`` names the lab: ``wpa2``/``wpa3`` ([ssid, password]), ``open``
+``kiln.test_wifi=<base64 of JSON>`` names the lab: ``wpa2``/``wpa3`` ([ssid, password]), ``open``
 (ssid), ``server`` ([ip, port]: a host-side TCP server answering each line with the line
 reversed), ``http`` ([name, port]: a host-side HTTP server, by DNS name), ``hostapd`` (its
 control socket, to stop and restart the access points).  Any unexpected error raises: the exit
 status is then non-zero and the traceback is on the console.
 """
+import binascii
 import json
-import os
 import sys
 import threading
 import time
@@ -19,7 +19,7 @@ from driver.wifi.wpa_ctrl import WpaCtrl
 def test_args():
     for word in open("/proc/cmdline").read().split():
         if word.startswith("kiln.test_wifi="):
-            return json.loads(bytes.fromhex(word.split("=", 1)[1]).decode("utf-8"))
+            return json.loads(binascii.a2b_base64(word.split("=", 1)[1]).decode("utf-8"))
     raise SystemExit("kiln.test_wifi= is missing")
 
 
