@@ -8,8 +8,8 @@ Buildroot is given, on top of ``configs/kiln_<board>_defconfig``:
   so Buildroot can never try an upstream site;
 * **source overrides** (``BR2_PACKAGE_OVERRIDE_FILE``): ``<PKG>_OVERRIDE_SRCDIR`` for the packages
   whose pinned source is another version or a repack, extracted with the Buildroot patches that
-  still apply; git snapshots without ``configure`` get ``<PKG>_AUTORECONF = YES``; host-fakeroot
-  is the host's fakeroot (no fakeroot source is reachable);
+  still apply; git snapshots without ``configure`` get ``<PKG>_AUTORECONF = YES``; host-fakeroot,
+  host-tar and host-m4 are the host's own programs (:data:`HOST_PROGRAMS`);
 * a private copy of Buildroot whose ``package/python3/`` is Buildroot's own at Python 3.13.5;
 * **Debian's cross toolchain** as ``BR2_TOOLCHAIN_EXTERNAL_CUSTOM``: a thin wrapper (Buildroot
   refuses compilers configured ``--with-sysroot=/``, the mark of a distribution toolchain) and a
@@ -168,10 +168,10 @@ def prepare_overrides(buildroot: Path, root: Path, log=None) -> Path:
         lines.append(f"{src.package}_OVERRIDE_SRCDIR = {srcdir}")
         if src.autoreconf:
             lines += [f"{src.package}_AUTORECONF = YES", f"HOST_{src.package}_AUTORECONF = YES"]
-    fakeroot = _fakeroot_shim(root)
-    lines.append(f"# fakeroot shim {hashlib.sha256(_FAKEROOT_CONFIGURE.encode()).hexdigest()[:12]}")
-    lines += ["", "# No fakeroot source is reachable: host-fakeroot runs the host's fakeroot.",
-              f"FAKEROOT_OVERRIDE_SRCDIR = {fakeroot}"]
+    lines += ["", "# Host packages that are the host's own programs."]
+    for package, (program, _apt, why) in HOST_PROGRAMS.items():
+        lines += [f"# host-{package.lower()}: {why}",
+                  f"{package}_OVERRIDE_SRCDIR = {_host_program_shim(root, package)}"]
     override_file = root / "override.mk"
     text = "\n".join(lines) + "\n"
     if not override_file.is_file() or override_file.read_text() != text:
@@ -213,30 +213,52 @@ def _extract_override(buildroot: Path, src: src_mod.Source, root: Path, log) -> 
     return dest / src.subdir if src.subdir else dest
 
 
-_FAKEROOT_CONFIGURE = """\
+#: Host packages of the offline build that are the host's own programs, as Buildroot itself
+#: does when a host tool passes its checks: {Buildroot package: (program, apt package, why)}.
+HOST_PROGRAMS = {
+    "FAKEROOT": ("fakeroot", "fakeroot", "no fakeroot source is reachable"),
+    # Buildroot builds host-tar when the host's is older than 1.35 (needed to create
+    # reproducible tarballs of VCS downloads, which an offline build never makes); Debian 12's
+    # 1.34 extracts every source.  Saves a gnulib configure and build (~3 minutes).
+    "TAR": ("tar", "tar", "the host's tar 1.34 extracts every source"),
+    # GNU m4 for host-autoconf/libtool (autoreconf of libffi, expat, patchelf, python3): Debian
+    # 12's m4 is 1.4.19.  Saves a gnulib configure and build (~3 minutes).
+    "M4": ("m4", "m4", "the host's GNU m4 1.4.19"),
+}
+
+_SHIM_CONFIGURE = """\
 #!/bin/sh
-# host-fakeroot of Kiln's offline Buildroot build: the host's fakeroot (Debian's package).
+# host-{pkg} of Kiln's offline Buildroot build: the host's {program} ({why}).
 prefix=/usr/local
-for arg in "$@"; do case "$arg" in --prefix=*) prefix=${arg#--prefix=} ;; esac; done
+for arg in "$@"; do case "$arg" in --prefix=*) prefix=${{arg#--prefix=}} ;; esac; done
 cat > Makefile <<MK
 all:
 install:
 \tmkdir -p \\$(DESTDIR)$prefix/bin
-\tprintf '#!/bin/sh\\\\nexec /usr/bin/fakeroot "\\$\\$@"\\\\n' > \\$(DESTDIR)$prefix/bin/fakeroot
-\tchmod 0755 \\$(DESTDIR)$prefix/bin/fakeroot
+\tprintf '#!/bin/sh\\\\nexec {path} "\\$\\$@"\\\\n' > \\$(DESTDIR)$prefix/bin/{program}
+\tchmod 0755 \\$(DESTDIR)$prefix/bin/{program}
 MK
 """
 
 
-def _fakeroot_shim(root: Path) -> Path:
-    if not Path("/usr/bin/fakeroot").exists():
-        raise OfflineError("the offline build runs the host's fakeroot: apt-get install "
-                           "fakeroot (requirements/apt.txt)")
-    dest = root / "fakeroot-host"
+def shim_configure(package: str) -> str:
+    """The ``configure`` script of the host-program shim for Buildroot package ``package``."""
+    program, _apt, why = HOST_PROGRAMS[package]
+    return _SHIM_CONFIGURE.format(pkg=package.lower(), program=program, why=why,
+                                  path=f"/usr/bin/{program}")
+
+
+def _host_program_shim(root: Path, package: str) -> Path:
+    program, apt, _why = HOST_PROGRAMS[package]
+    if not Path(f"/usr/bin/{program}").exists():
+        raise OfflineError(f"the offline build runs the host's {program}: apt-get install "
+                           f"{apt} (requirements/apt.txt)")
+    text = shim_configure(package)
+    dest = root / f"{program}-host-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     dest.mkdir(parents=True, exist_ok=True)
     configure = dest / "configure"
-    if not configure.is_file() or configure.read_text() != _FAKEROOT_CONFIGURE:
-        configure.write_text(_FAKEROOT_CONFIGURE)
+    if not configure.is_file() or configure.read_text() != text:
+        configure.write_text(text)
         configure.chmod(0o755)
     return dest
 

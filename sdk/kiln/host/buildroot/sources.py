@@ -10,7 +10,8 @@ it comes from, and how Buildroot gets it:
 * ``override``: a different version or a repacked tarball; it is extracted (plus the Buildroot
   patches that still apply, listed per source) into a directory named in
   ``BR2_PACKAGE_OVERRIDE_FILE`` as ``<PKG>_OVERRIDE_SRCDIR`` (Buildroot then skips its hash check
-  and patch step);
+  and patch step);  host-m4, host-tar and host-fakeroot are the host's own programs instead
+  (:data:`kiln.host.buildroot.offline.HOST_PROGRAMS`), so their sources are not needed;
 * ``python3-package``: Buildroot's own ``package/python3/`` from its git history at Python
   3.13.5 (the Debian mirror has Python 3.13.5, not the 3.14.5 of Buildroot 2026.02.3); it
   replaces ``package/python3/`` in the cache's private copy of Buildroot.
@@ -117,9 +118,6 @@ SOURCES: tuple[Source, ...] = (
     _deb("z/zlib/zlib_1.3.dfsg+really1.3.2.orig.tar.gz",
          "7b6903eb019983987b7112eccf90f1703f1c6c0e0cede36564bf611d19ca579d", "override",
          package="LIBZLIB"),
-    _deb("m/m4/m4_1.4.19.orig.tar.xz",
-         "63aede5c6d33b6d9b13511cd0be2cac046f2e70fd0a07aa9573a04a82783af96", "override",
-         package="M4"),
     # Buildroot's patch (sysroot prefix on a subset of variables) does not apply to 1.8.1; the
     # python3 build only asks pkg-config for cflags and libs, which it prefixes anyway.
     _deb("p/pkgconf/pkgconf_1.8.1.orig.tar.xz",
@@ -133,10 +131,6 @@ SOURCES: tuple[Source, ...] = (
     _deb("a/autoconf-archive/autoconf-archive_20241016.orig.tar.xz",
          "7bcd5d001916f3a50ed7436f4f700e3d2b1bade3ed803219c592d62502a57363", "override",
          package="AUTOCONF_ARCHIVE"),
-    # host-tar: Buildroot's patches touch Makefile.am for the target tar's libiconv only.
-    _deb("t/tar/tar_1.35+dfsg.orig.tar.xz",
-         "9ae57e981c1e73c0eebc2b26c9b0c4497fe310ef1d516ea430efb5470b71f7a8", "override",
-         package="TAR"),
     # host-zstd (the initramfs compression of the QEMU boards).
     _deb("libz/libzstd/libzstd_1.5.7+dfsg.orig.tar.xz",
          "0c092ef267edce57ba7f3f2645c861f72eaf5e76273c6c3632869423464b90a5", "override",
