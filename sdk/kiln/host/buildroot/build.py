@@ -1,7 +1,9 @@
 """The offline Buildroot build of a Kiln QEMU board (``kiln buildroot build``), cached per machine.
 
 ``configs/kiln_<board>_defconfig`` plus the offline overlay (:mod:`kiln.host.buildroot.offline`)
-is built by Buildroot in ``<cache>/builds/<board>/`` (``O=``).  The result is Debian's kernel and
+is built by Buildroot in ``<cache>/builds/<board>/<configuration key>/`` (``O=``; the two most
+recently used configurations are kept, so checkouts of different versions sharing the cache do
+not rebuild each other's output from scratch).  The result is Debian's kernel and
 Buildroot's ``rootfs.cpio.zst`` (Python, Kiln, its init and the app), bootable by QEMU like the
 images of ``kiln image build``.
 
@@ -11,14 +13,16 @@ Reuse, from cheapest to dearest:
 * only Kiln's sources or the app changed: python-kiln and kiln-init are rebuilt (their files
   are removed from the target first, from Buildroot's ``.files-list.txt``) and the root file
   system is packed again -- about a minute;
-* anything else (Buildroot, the defconfig, the overlay: sources, toolchain, kernel): the output
-  directory is wiped and everything is built (cold: ~7-10 minutes on 2 cores).
+* anything else (Buildroot, the defconfig, the tree's Kconfig, the overlay: sources,
+  toolchain, kernel): another output directory, everything built (cold: ~10 minutes on 2
+  cores).
 
 Every build writes ``build.json`` next to the images: what was built, how (cold, incremental,
 reused), how long each step took, and the sizes of the outputs.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -87,8 +91,13 @@ class BuildResult:
                 f"  kernel {self.kernel}\n  initrd {self.initrd}")
 
 
+#: Output directories kept per board (one per configuration; ~1.2 GB each).
+KEEP_OUTPUTS = 2
+
+
 def out_dir(board: str) -> Path:
-    """Buildroot's output directory (``O=``) of ``board``'s offline build."""
+    """Where ``board``'s offline builds live: one Buildroot output directory (``O=``) per
+    configuration below it, named after the configuration's key."""
     return cache_dir() / "builds" / board
 
 
@@ -128,11 +137,11 @@ def _config_key(merged: str, buildroot: Path, overlay: offline.Overlay) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def _stage_app(app: Path | None, dest: Path) -> Path | None:
-    """Copy the app to a fixed place so the configuration does not depend on where it is."""
-    if app is None:
-        return None
-    app = Path(app).resolve()
+def _stage_app(app: Path | None, dest: Path) -> Path:
+    """Copy the app (None: Kiln's demo app) into the directory ``dest``, the fixed place
+    kiln-init installs it from (``BR2_PACKAGE_KILN_INIT_APP``), so the configuration does not
+    depend on which app is built."""
+    app = Path(app).resolve() if app else repo_root() / "images" / "demo" / "main.py"
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     if app.is_dir():
@@ -140,11 +149,11 @@ def _stage_app(app: Path | None, dest: Path) -> Path | None:
             shutil.copy(f, dest / f.name)
         if not (dest / "main.py").is_file():
             raise BuildError(f"app directory {app} has no main.py")
-        return dest
-    if not app.is_file():
+    elif app.is_file():
+        shutil.copy(app, dest / "main.py")
+    else:
         raise BuildError(f"app {app} does not exist")
-    shutil.copy(app, dest / "main.py")
-    return dest / "main.py"
+    return dest
 
 
 def build(board_name: str = "qemu-aarch64", app: Path | None = None,
@@ -153,7 +162,7 @@ def build(board_name: str = "qemu-aarch64", app: Path | None = None,
 
     ``app``: the app's main.py or a directory holding it (None: the demo app).  ``log`` gets
     progress lines (None: quiet).  ``force``: rebuild from scratch.  Blocks: seconds when
-    nothing changed, about a minute when only Kiln changed, ~7-10 minutes cold.  Raises
+    nothing changed, about a minute when only Kiln changed, ~10 minutes cold.  Raises
     :class:`BuildError` (naming the log file) when Buildroot fails, and the errors of
     :mod:`kiln.host.buildroot.tree`, :mod:`~kiln.host.buildroot.sources` and
     :mod:`~kiln.host.buildroot.offline` for missing inputs.
@@ -167,27 +176,37 @@ def build(board_name: str = "qemu-aarch64", app: Path | None = None,
                          f"initramfs images of the QEMU boards only; build the SD-card image "
                          f"the standard Buildroot way (images/buildroot/README.md)")
     br = br_boards.for_board(board.name)
-    out = out_dir(board.name)
+    pristine = tree.find()
+    buildroot, overlay = offline.prepare(board, pristine, None, log=say)
+    external = repo_root() / "images" / "buildroot"
+    defconfig_text = (external / "configs" / br.defconfig).read_text()
+    # The output directory is named after the configuration (without the app, which is
+    # Kiln's business): checkouts of different versions sharing the cache do not rebuild
+    # each other's output from scratch.
+    config_key = _config_key(offline.merged_defconfig(defconfig_text, overlay.lines()),
+                             buildroot, overlay)
+    out = out_dir(board.name) / config_key[:16]
     with locked(out):
-        pristine = tree.find()
-        app_dest = _stage_app(app, out.parent / f"{board.name}-app")
-        buildroot, overlay = offline.prepare(board, pristine, app_dest, log=say)
         steps["prepare"] = round(time.monotonic() - t0, 1)
-        external = repo_root() / "images" / "buildroot"
-        merged = offline.merged_defconfig((external / "configs" / br.defconfig).read_text(),
-                                          overlay.lines())
-        config_key = _config_key(merged, buildroot, overlay)
-        kiln_key = kiln_fingerprint(app_dest)
-        record = out / "images" / "build.json"
-        previous = _previous(record)
+        out.mkdir(parents=True, exist_ok=True)
+        _touch(out)
+        overlay = dataclasses.replace(overlay, app=_stage_app(app, out / "kiln-app"))
+        merged = offline.merged_defconfig(defconfig_text, overlay.lines())
+        kiln_key = kiln_fingerprint(overlay.app)
         images = out / "images"
+        record = images / "build.json"
+        previous = _previous(record)
         initrd = images / "rootfs.cpio.zst"
         if force or previous is None or previous.config_key != config_key \
                 or not (out / ".config").is_file():
             kind = "cold"
             say(f"buildroot: cold build of {br.defconfig} in {out}")
-            if out.exists():
-                shutil.rmtree(out)
+            for stale in (images, out / "build", out / "host", out / "per-package",
+                          out / "target", out / ".config"):
+                if stale.is_dir():
+                    shutil.rmtree(stale)
+                else:
+                    stale.unlink(missing_ok=True)
             _load_merged(buildroot, external, out, merged)
         elif previous.kiln_key != kiln_key or not initrd.is_file():
             kind = "incremental"
@@ -225,11 +244,31 @@ def build(board_name: str = "qemu-aarch64", app: Path | None = None,
             result.steps = previous.steps
             result.make_seconds = previous.make_seconds
             result.make_cpu_seconds = previous.make_cpu_seconds
-        else:
-            _remember_cold(result, out)
+        elif kind == "cold":
+            (out / "cold-build.json").write_text(json.dumps(asdict(result), indent=1) + "\n")
         result.save(record)
+    _prune_outputs(out_dir(board.name), keep=KEEP_OUTPUTS)
     say(result.summary())
     return result
+
+
+def _touch(out: Path) -> None:
+    (out / ".kiln-last-used").write_text(f"{time.time()}\n")
+
+
+def _prune_outputs(board_root: Path, keep: int) -> None:
+    """Remove all but the ``keep`` most recently used output directories of a board, skipping
+    any another process is using (its lock is held)."""
+    import fcntl
+    outs = [p for p in board_root.iterdir() if p.is_dir() and (p / ".kiln-last-used").is_file()]
+    outs.sort(key=lambda p: (p / ".kiln-last-used").stat().st_mtime, reverse=True)
+    for old in outs[keep:]:
+        with open(old.parent / f".{old.name}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _previous(record: Path) -> BuildResult | None:
@@ -237,12 +276,6 @@ def _previous(record: Path) -> BuildResult | None:
         return BuildResult.load(record)
     except (OSError, ValueError, TypeError):
         return None
-
-
-def _remember_cold(result: BuildResult, out: Path) -> None:
-    """Keep the timing of the last cold build (docs/performance.md quotes it)."""
-    if result.kind == "cold":
-        (out / "cold-build.json").write_text(json.dumps(asdict(result), indent=1) + "\n")
 
 
 def _load_merged(buildroot: Path, external: Path, out: Path, merged: str) -> None:
