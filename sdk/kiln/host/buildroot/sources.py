@@ -199,10 +199,12 @@ def _fetch_origin(src: Source, dest: Path) -> None:
     elif kind == "buildroot":
         _download(BUILDROOT_RAW.format(commit=PYTHON3_PACKAGE_COMMIT, file=what), dest)
     elif kind == "pypi":
+        # pip, PyPI's ordinary client, as the shared snapshot was made (it prepares the
+        # sdist's metadata in an isolated environment; nothing is installed).
         with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
             result = subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                 "--no-binary", ":all:", "--no-build-isolation", "--dest", tmp, what],
+                 "--no-binary", ":all:", "--dest", tmp, what],
                 capture_output=True, text=True, check=False, timeout=600)
             got = Path(tmp) / src.file
             if result.returncode != 0 or not got.is_file():
