@@ -15,6 +15,7 @@ from pathlib import Path
 from labgrid.strategy import StrategyError
 
 from labgrid_env import STRATEGY, TARGET, boot_variables, open_environment, place_file
+from kiln.host.runner.netlab import alive
 
 # Boot + app, generous for emulation on a loaded 2-core CI machine.
 BOOT_TIMEOUT_S = 180.0
@@ -142,13 +143,8 @@ class GuestStarter:
                 f"QEMU (pid {g.pid}) still running after power-off"
 
 
-def running(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+#: True when a pid exists and is not a zombie (imported by the other system tests).
+running = alive
 
 
 def _read_pid(pidfile: Path | None) -> int | None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from labgrid import Environment
 
+from kiln.host.farm.envcheck import labgrid_variables
 from kiln.host.runner import qemu
 from kiln.host.runner.boot import BootImage
 from kiln.host.runner.netlab import NetLab
@@ -96,13 +97,5 @@ def open_environment(path: Path, variables: dict[str, str]) -> Environment:
     inherit them).  Raises labgrid's ``InvalidConfigError`` when the file uses a variable that
     is not given.
     """
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
+    with labgrid_variables(variables):
         return Environment(config_file=str(path))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

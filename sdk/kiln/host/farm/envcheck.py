@@ -8,15 +8,34 @@ without touching hardware (no driver is activated).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import attr
 
 PLACEHOLDER = "kiln-check-env"
 _TEMPLATE_RE = re.compile(r"\$\{?(LG_[A-Za-z0-9_]+)")
+
+
+@contextlib.contextmanager
+def labgrid_variables(variables: dict[str, str]) -> Iterator[None]:
+    """Set ``variables`` in the process environment for the ``with`` block only: labgrid reads
+    its ``LG_*`` substitutions from there while it parses a file, and nothing started later
+    (QEMU, services) should inherit them.  The previous values are restored."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def check_environment(path: Path, variables: dict[str, str]) -> dict:
@@ -40,9 +59,7 @@ def check_environment(path: Path, variables: dict[str, str]) -> dict:
     for folder in (path.parent.parent, path.parent):
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
+    with labgrid_variables(values):
         env = Environment(config_file=str(path))
         report = {"file": str(path), "placeholders": placeholders, "targets": {}}
         for name in env.config.get_targets():
@@ -55,12 +72,6 @@ def check_environment(path: Path, variables: dict[str, str]) -> dict:
             }
         env.cleanup()
         return report
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _describe(obj) -> dict | None:

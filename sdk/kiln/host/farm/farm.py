@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kiln.errors import KilnError
+from kiln.host.runner.netlab import alive
 
 DEFAULT_LISTEN = "127.0.0.1:20408"      # labgrid's default coordinator address
 START_TIMEOUT_S = 60.0
@@ -71,13 +72,8 @@ def labgrid_client(coordinator: str, *args: str, check: bool = True,
     return result
 
 
-def running(pid: int) -> bool:
-    """True when ``pid`` exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+#: True when a pid exists and is not a zombie (the runner's check, for the farm's services).
+running = alive
 
 
 class Service:

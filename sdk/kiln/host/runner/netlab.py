@@ -451,7 +451,7 @@ def _kill_leftovers(ns: str) -> None:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + _STOP_GRACE_S
     while pids and time.monotonic() < deadline:
-        pids = [p for p in pids if _alive(p)]
+        pids = [p for p in pids if alive(p)]
         time.sleep(0.05)
     for pid in pids:
         _signal(pid, signal.SIGKILL)
@@ -504,7 +504,9 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie (a zombie is gone: its parent
+    reaps it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
