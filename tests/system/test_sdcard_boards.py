@@ -13,7 +13,6 @@ images/README.md, "What QEMU proves").
 """
 from __future__ import annotations
 
-import ast
 import ipaddress
 import os
 import re
@@ -166,7 +165,7 @@ def test_sd_image_boots_gets_dhcp_and_reports_the_board(name, app_dir, lab, reso
 
 
 def test_seed_second_example_on_rpi3b(app_dir, lab, resources, tmp_path):
-    from test_zerynth_apps import HOST, INDEX, http_server
+    from test_zerynth_apps import HOST, expect_seed_second_example, http_server
     board = boards.load("rpi3b")
     image = boot_image("rpi3b", app_dir, tmp_path)
     lab.add_dns_record(HOST, str(lab.host_address))
@@ -175,25 +174,7 @@ def test_seed_second_example_on_rpi3b(app_dir, lab, resources, tmp_path):
     try:
         cmdline = guest_cmdline(image, lab, False, "kiln.app=seed.py") + " kiln.net=none"
         guest = starter.start(lab, cmdline)
-        guest.expect(r"Kiln board summary", BOOT_TIMEOUT_S)
-        guest.expect(r"board\s+rpi3b", 30)
-        m = guest.expect(r"\((True), '([\d.]+)', '([\d.]+)', '([\d.]+)', '([\d.]+)', "
-                         r"'([0-9a-f:]{17})'\)", 90)
-        ip = ipaddress.IPv4Address(m.group(2))
-        assert [lease.ip for lease in lab.leases()] == [ip]
-        assert ipaddress.IPv4Address(m.group(4)) == lab.host_address
-        guest.expect(rf"resolved {re.escape(str(lab.host_address))}\r?\n", 30)
-        assert f"query[A] {HOST}" in lab.dnsmasq_log()
-        m = guest.expect(r"bytearray\((b'.*')\)\r?\n", 30)
-        body = ast.literal_eval(m.group(1))
-        assert len(body) == 256 and body.startswith(b"HTTP/1.0 200 OK\r\n")
-        assert b"Content-Length: %d\r\n" % len(INDEX) in body
-        guest.expect(r"close socket\.\.\.", 10)
-        guest.expect(r"disconnecting\.\.\.", 10)
-        deadline = time.monotonic() + 40
-        while f"DHCPRELEASE({lab.tap}) {ip}" not in lab.dnsmasq_log():
-            assert time.monotonic() < deadline, lab.dnsmasq_log()
-            time.sleep(0.2)
+        expect_seed_second_example(guest, lab, "rpi3b", 90)
         assert "Exception" not in guest.transcript, guest.transcript
     finally:
         starter.close_all()

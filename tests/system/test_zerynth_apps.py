@@ -128,22 +128,19 @@ def http_server(lab, tmp_path):
     raise AssertionError("the lab's HTTP server did not start")
 
 
-def test_seed_program_runs_unmodified(lab, zboot, tmp_path):
-    lab.add_dns_record(HOST, str(lab.host_address))
-    server = http_server(lab, tmp_path)
-    guest = zboot(lab)
-
+def expect_seed_second_example(guest, lab, board: str, info_timeout: float):
+    """Follow the seed's Ethernet program on ``guest``'s console against ``lab`` (DNS record
+    and HTTP server set up by the caller), from ``board.summary()`` to ``eth.stop()`` releasing
+    the lease; returns the ``eth.info()`` match (groups: dhcp, ip, mask, gateway, dns, mac).
+    Shared by every board that runs the program."""
     # board.summary(), then eth.info() with the address dnsmasq leased.
     guest.expect(r"Kiln board summary", BOOT_TIMEOUT_S)
-    guest.expect(r"board\s+qemu-aarch64", 30)
-    m = guest.expect(r"\((True), '([\d.]+)', '([\d.]+)', '([\d.]+)', '([\d.]+)', "
-                     r"'([0-9a-f:]{17})'\)", 60)
-    ip = ipaddress.IPv4Address(m.group(2))
+    guest.expect(rf"board\s+{re.escape(board)}", 30)
+    info = guest.expect(r"\((True), '([\d.]+)', '([\d.]+)', '([\d.]+)', '([\d.]+)', "
+                        r"'([0-9a-f:]{17})'\)", info_timeout)
+    ip = ipaddress.IPv4Address(info.group(2))
     assert [lease.ip for lease in lab.leases()] == [ip]
-    assert f"DHCPACK({lab.tap}) {ip}" in lab.dnsmasq_log()
-    assert ipaddress.IPv4Address(m.group(4)) == lab.host_address   # gateway
-    assert ipaddress.IPv4Address(m.group(5)) == lab.host_address   # dns
-    assert ipaddress.IPv4Network(f"{ip}/{m.group(3)}", strict=False) == lab.addressing.network
+    assert ipaddress.IPv4Address(info.group(4)) == lab.host_address   # gateway
 
     # The DNS answer, then the HTTP response: recv(256) waited for 256 bytes.
     guest.expect(rf"resolved {re.escape(str(lab.host_address))}\r?\n", 30)
@@ -155,12 +152,25 @@ def test_seed_program_runs_unmodified(lab, zboot, tmp_path):
     guest.expect(r"close socket\.\.\.", 10)
     guest.expect(r"disconnecting\.\.\.", 10)
 
-    # sleep(5000), then eth.stop(): the lease is released and the guest leaves the link.
+    # sleep(5000), then eth.stop(): the lease is released.
     deadline = time.monotonic() + 40
     while f"DHCPRELEASE({lab.tap}) {ip}" not in lab.dnsmasq_log():
         assert time.monotonic() < deadline, "eth.stop() did not release the lease:\n" + \
             lab.dnsmasq_log()
         time.sleep(0.2)
+    return info
+
+
+def test_seed_program_runs_unmodified(lab, zboot, tmp_path):
+    lab.add_dns_record(HOST, str(lab.host_address))
+    server = http_server(lab, tmp_path)
+    guest = zboot(lab)
+
+    info = expect_seed_second_example(guest, lab, "qemu-aarch64", 60)
+    ip = ipaddress.IPv4Address(info.group(2))
+    assert f"DHCPACK({lab.tap}) {ip}" in lab.dnsmasq_log()
+    assert ipaddress.IPv4Address(info.group(5)) == lab.host_address   # dns
+    assert ipaddress.IPv4Network(f"{ip}/{info.group(3)}", strict=False) == lab.addressing.network
     assert lab.leases() == []
     # The release comes first, then the link goes down: within seconds the guest stops answering.
     deadline = time.monotonic() + 10
