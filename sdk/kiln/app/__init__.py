@@ -27,12 +27,19 @@ import os
 import sys
 
 APIS = ("zerynth", "micropython", "cpython")
-# What ``import socket`` (and friends) means inside the app, per API.
-MODULE_ALIASES = {
-    "zerynth": {"socket": "networking.socket"},
-    "micropython": {"socket": "usocket"},
-    "cpython": {},
-}
+
+
+def module_aliases(api):
+    """What ``import socket`` (and friends) means inside the app under ``api``: ``{name the app
+    imports: module it gets}``, declared by each API's face (``ALIASES`` in
+    :mod:`kiln.app.zerynth`, :mod:`kiln.app.micropython`)."""
+    if api == "zerynth":
+        from kiln.app.zerynth import ALIASES
+    elif api == "micropython":
+        from kiln.app.micropython import ALIASES
+    else:
+        ALIASES = {}
+    return ALIASES
 
 
 def app_builtins(api):
@@ -43,7 +50,7 @@ def app_builtins(api):
     if api == "zerynth":
         from kiln.app.zerynth import zerynth_globals
         names.update(zerynth_globals())
-    aliases = MODULE_ALIASES[api]
+    aliases = module_aliases(api)
     if aliases:
         real_import = builtins.__import__
 

@@ -1,6 +1,9 @@
 """The globals Zerynth programs use without importing them."""
 import time
 
+#: What the app's imports mean under ``--api zerynth`` (``kiln.app.module_aliases``).
+ALIASES = {"socket": "networking.socket"}
+
 # Zerynth's time units for sleep(duration, time_unit=MILLIS).
 MICROS = 0
 MILLIS = 1
