@@ -17,7 +17,7 @@ cdef class SocketCore:
     cdef int err
     # Bytes a read took from the kernel but could not return (a timeout, an error or an exception
     # from a signal handler interrupted it); every read returns them first.
-    cdef bytearray pending
+    cdef bytearray held
     cdef object __weakref__
 
     cdef int _open(self, int family, int stype, int proto, object fileno) except -1
@@ -46,7 +46,7 @@ cdef class SocketCore:
     cdef object _recv_object(self, Py_ssize_t n, int flags, bint fill, bint as_bytearray)
     cdef object _recvfrom(self, Py_ssize_t n, int flags, bint as_bytearray)
     # Stream reads of the MicroPython face; None when a syscall failed (``self.err``), with every
-    # byte already taken back in ``pending``.
+    # byte already taken back in ``held``.
     cdef object _read_to_eof(self)
     cdef object _read_line(self)
     cdef int _bind(self, object address, str func) except -1

@@ -16,7 +16,7 @@ One place per concern:
   through ``_call``, which re-checks the fd after each signal handler);
 - the pending-bytes rule: a read that took bytes from the kernel and then fails (timeout, error,
   exception from a signal handler) puts them back with :meth:`SocketCore._unread`; every read
-  returns ``pending`` first.  Nothing is lost and nothing is duplicated.
+  returns ``held`` first.  Nothing is lost and nothing is duplicated.
 """
 from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_AS_STRING
 from cpython.bytearray cimport (PyByteArray_FromStringAndSize, PyByteArray_AS_STRING,
@@ -178,11 +178,17 @@ cdef class SocketCore:
         """Return the socket's file descriptor (-1 once closed)."""
         return self.fd
 
+    def pending(self):
+        """The number of received bytes Kiln already holds for the next read (kept after a
+        timeout or error, see docs/sockets.md; later: decrypted TLS bytes).  A poll on the fd
+        does not see them: a socket with ``pending() > 0`` is readable.  0 once closed."""
+        return 0 if self.held is None else len(self.held)
+
     def close(self):
         """Close the socket; later operations raise OSError(EBADF).  Closing twice is harmless."""
         cdef int fd = self.fd
         self.fd = -1
-        self.pending = None
+        self.held = None
         if fd >= 0:
             # Linux always releases the fd, even when close() reports EINTR: never retry it.
             if close(fd) < 0 and errno != EINTR and errno != ECONNRESET:
@@ -193,7 +199,7 @@ cdef class SocketCore:
         Bytes kept for the next read (see docs/sockets.md) are dropped with the socket."""
         fd = self.fd
         self.fd = -1
-        self.pending = None
+        self.held = None
         return fd
 
     def __enter__(self):
@@ -298,20 +304,20 @@ cdef class SocketCore:
         return self._call(_op_recv, &args, POLLIN, flags, deadline, False, False)
 
     cdef int _unread(self, const char *buf, Py_ssize_t n) except -1:
-        """Put ``n`` bytes back in front of ``pending``: the next read returns them first."""
+        """Put ``n`` bytes back in front of ``held``: the next read returns them first."""
         if n <= 0:
             return 0
         data = PyByteArray_FromStringAndSize(buf, n)
-        if self.pending is None:
-            self.pending = data
+        if self.held is None:
+            self.held = data
         else:
-            self.pending[:0] = data
+            self.held[:0] = data
         return 0
 
     cdef Py_ssize_t _recv_fill(self, char *buf, Py_ssize_t n, int flags, bint fill) except -2:
         """Receive into ``buf``: one recv, or (``fill``, stream sockets) until ``n`` bytes or EOF.
 
-        ``pending`` comes first.  Returns the count, or -1 (``self.err``) if nothing was
+        ``held`` comes first.  Returns the count, or -1 (``self.err``) if nothing was
         received.  Bytes received before a timeout, an error or an exception are put back
         (:meth:`_unread`) and the timeout/error/exception is reported; a non-blocking socket
         returns what it got before EAGAIN.
@@ -319,13 +325,13 @@ cdef class SocketCore:
         cdef Py_ssize_t got = 0, r, take
         cdef int64_t deadline
         self._check()
-        if self.pending is not None:
-            take = min(n, len(self.pending))
-            memcpy(buf, PyByteArray_AS_STRING(self.pending), take)
+        if self.held is not None:
+            take = min(n, len(self.held))
+            memcpy(buf, PyByteArray_AS_STRING(self.held), take)
             if not (flags & MSG_PEEK):
-                del self.pending[:take]
-                if not self.pending:
-                    self.pending = None
+                del self.held[:take]
+                if not self.held:
+                    self.held = None
             got = take
             if not fill or got == n or (flags & MSG_PEEK):
                 return got
@@ -409,7 +415,7 @@ cdef class SocketCore:
         cdef IoArgs args
         cdef ssize_t r
         self._check()
-        if self.pending is not None and self.sock_type == SOCK_STREAM:
+        if self.held is not None and self.sock_type == SOCK_STREAM:
             data = self._recv_object(n, flags, False, as_bytearray)
             return None if data is None else (data, None)
         if n > STACK_RECV:
@@ -503,7 +509,7 @@ cdef class SocketCore:
         try:
             n = count_arg(nbytes, view.len, "recvfrom_into", "nbytes", False, True)
             self._check()
-            if self.pending is not None and self.sock_type == SOCK_STREAM:
+            if self.held is not None and self.sock_type == SOCK_STREAM:
                 r = self._recv_fill(<char*>view.buf, n, c_flags, False)
                 if r < 0:
                     raise_errno(self.err)
