@@ -4,7 +4,16 @@
 init and ``kiln run`` use it).  ``--net`` (the image's ``kiln.net=`` kernel argument) brings the
 board's network up first, through ``networking.eth`` (:mod:`kiln.app.bootnet`), and prints the
 console lines of the boot contract: ``KILN: net ...``, then ``KILN: app start <path>`` right
-before the app runs.  The app's code — ``main.py`` and the modules next to it — gets its own
+before the app runs.
+
+The app is a folder (the one holding ``main.py``, ``/app`` on a board): it becomes the current
+directory, so the app opens its data files by relative paths (``open("settings.json")``), and it
+and its ``lib/`` folder come first on the import path, in MicroPython's order (``sys.path`` is
+``['', '/lib']`` there; ``mip`` installs into ``lib/``).  Packages (folders with an
+``__init__.py``) and folders of modules without one (namespace packages: micropython-lib's
+``umqtt/simple.py``) import from both.  A module there whose name is also a standard-library
+module replaces it for the whole program, as a script's folder does in CPython.  The app's
+code — ``main.py``, its modules and packages and those of ``lib/`` — gets its own
 ``__builtins__``:
 
 - ``zerynth`` (default): the globals Zerynth programs use without importing them (``sleep(ms)``,
@@ -76,17 +85,33 @@ class _AppLoader(importlib.machinery.SourceFileLoader):
         super().exec_module(module)
 
 
+def import_roots(app_dir):
+    """The folders on the app's import path, first to last: the app's folder and its
+    ``lib/`` (the order of MicroPython's ``sys.path``, ``['', '/lib']``)."""
+    return [app_dir, os.path.join(app_dir, "lib")]
+
+
 class _AppFinder:
-    """Meta-path finder giving modules that live in the app's directory the app's builtins."""
+    """Meta-path finder giving the app's modules -- in its folder and ``lib/``, packages and
+    their submodules included -- the app's builtins."""
 
     def __init__(self, app_dir, app_names):
         self.app_dir = os.path.realpath(app_dir)
         self.app_names = app_names
+        self.roots = import_roots(self.app_dir)
+        self._prefix = os.path.join(self.app_dir, "")
 
     def find_spec(self, fullname, path=None, target=None):
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path or [self.app_dir])
+        if path is None:
+            search = self.roots
+        else:   # a submodule: only packages of the app are the app's (not the stdlib's)
+            search = [p for p in path if isinstance(p, str) and
+                      (p == self.app_dir or p.startswith(self._prefix))]
+            if not search:
+                return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, search)
         if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-            return None
+            return None     # not the app's, or a namespace package: the path finder's job
         origin = os.path.realpath(spec.origin)
         if os.path.commonpath([origin, self.app_dir]) != self.app_dir:
             return None
@@ -95,13 +120,20 @@ class _AppFinder:
 
 
 def run(path, api="zerynth"):
-    """Run the app at ``path`` as ``__main__`` under ``api``; its exceptions propagate."""
+    """Run the app at ``path`` as ``__main__`` under ``api``; its exceptions propagate.
+
+    The app's folder (``path``'s) becomes the process's current directory, and it and its
+    ``lib/`` go first on ``sys.path`` (see the module docstring).  Raises FileNotFoundError
+    when ``path`` is not a file, ValueError for an unknown ``api``.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"app {path!r} does not exist")
     names = app_builtins(api)
+    path = os.path.abspath(path)
     app_dir = os.path.dirname(os.path.realpath(path))
-    sys.path.insert(0, app_dir)
+    sys.path[0:0] = import_roots(app_dir)
+    os.chdir(app_dir)
     if api != "cpython":
         sys.meta_path.insert(0, _AppFinder(app_dir, names))
     with open(path, "rb") as f:
