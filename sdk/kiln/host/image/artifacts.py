@@ -37,6 +37,8 @@ class ImageArtifacts:
     mapped_bytes: int = 0
     rootfs: str = ""
     root_bytes: int = 0                     # the root filesystem image (squashfs / ext4)
+    app_files: int = 0                      # the app under /app: files and their bytes
+    app_bytes: int = 0
 
     def save(self, path: Path) -> None:
         """Write this record as JSON to ``path``."""
@@ -69,6 +71,7 @@ class ImageArtifacts:
             f"initramfs    {self.initrd} ({self.initrd_bytes / 1e6:.2f} MB {self.compression}, "
             f"{self.initrd_uncompressed_bytes / 1e6:.1f} MB unpacked)",
             f"cmdline      {self.cmdline}  (+ kiln.net=dhcp|static:ADDR/PREFIX,gw=..,dns=..)",
+            f"app          {self.app_files} files, {self.app_bytes} bytes under /app",
             f"packages     {len(self.packages)} Debian packages, "
             f"{len(self.kiln_extensions)} Kiln extension modules",
             *([f"sdcard       {self.sdcard} ({self.image_bytes / 2**20:.0f} MiB, "

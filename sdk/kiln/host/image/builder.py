@@ -17,7 +17,7 @@ from kiln.host.image import hostcheck, initramfs, recipe as recipe_mod, sdcard
 from kiln.host.image.artifacts import ImageArtifacts
 from kiln.host.image.layout import OutLayout
 from kiln.host.image.progress import Progress
-from kiln.host.image.stage import app_files, stage
+from kiln.host.image.stage import app_tree, stage
 
 #: Image format -> packer: ``pack(staged, board, layout) -> ImageArtifacts``.
 PACKERS = {"initramfs": initramfs.pack, "sdcard": sdcard.pack}
@@ -37,17 +37,18 @@ def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progre
     if packer is None:
         raise KilnError(f"board {board.name} uses image format {board.image_format!r}, which "
                         f"this Kiln cannot pack yet (it packs: {', '.join(sorted(PACKERS))})")
-    hostcheck.require(board)
     recipe = recipe_mod.load()
+    app = Path(app).resolve() if app else None
+    app_tree(app, recipe)           # fails early, naming every problem, before anything is written
+    hostcheck.require(board)
     layout = OutLayout.for_board(board.name, board.debian_arch, out_dir)
     hostcheck.require_writable(layout.out_dir)
-    app = Path(app).resolve() if app else None
-    app_files(app, recipe)          # fails early, naming the problem
     staged = stage(board, app, layout, recipe, progress, refresh_index, labs)
     with progress.step(f"packing {board.image_format}"):
         artifacts = packer(staged, board, layout)
     artifacts = dataclasses.replace(
         artifacts, build_seconds=round(time.monotonic() - t0, 2),
+        app_files=staged.app_files, app_bytes=staged.app_bytes,
         step_seconds={k: round(v, 2) for k, v in progress.timings.items()})
     artifacts.save(layout.record)
     layout.inputs.write_text(json.dumps(staged.inputs, indent=1, sort_keys=True) + "\n")

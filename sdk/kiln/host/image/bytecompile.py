@@ -2,6 +2,7 @@
 that modules import with only the files the image ships."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiln.host.image.qemu_user import QemuUserError, run_python
@@ -38,15 +39,60 @@ def compile_tree(root: Path, dirs: list[str], emulator: str, triplet: str, pytho
 
 
 _IMPORT_SCRIPT = r"""
-import importlib, json, sys
-failed = {}
-for name in sys.argv[1:]:
+import importlib, importlib.util, json, sys
+args = iter(sys.argv[1:])
+lists = {"kiln": [], "app": [], "shadowed": []}
+current = "kiln"
+for arg in args:
+    if arg.startswith("--") and arg[2:] in lists:
+        current = arg[2:]
+    else:
+        lists[current].append(arg)
+failed, app, shadowed = {}, {}, []
+for name in lists["shadowed"]:          # before anything of the app's is imported
+    try:
+        if importlib.util.find_spec(name) is not None:
+            shadowed.append(name)
+    except BaseException:
+        pass
+for name in lists["kiln"]:
     try:
         importlib.import_module(name)
     except BaseException as exc:
         failed[name] = f"{type(exc).__name__}: {exc}"
-print(json.dumps(failed))
+if lists["app"]:
+    from kiln.app import APIS, app_builtins
+    imports = {}
+    for api in APIS:
+        try:
+            imports[api] = app_builtins(api)["__import__"]
+        except BaseException as exc:
+            imports[api] = exc
+    for name in lists["app"]:
+        outcome = app[name] = {}
+        for api, imp in imports.items():
+            try:
+                if isinstance(imp, BaseException):
+                    raise imp
+                imp(name, {"__name__": "__main__"}, None, (), 0)
+                outcome[api] = None
+            except BaseException as exc:
+                outcome[api] = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"failed": failed, "app": app, "shadowed": shadowed}))
 """
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What :func:`import_check` found: ``failures`` ``{module: "ExcType: message"}`` of the
+    modules that must import; ``app`` ``{module: {api: None or "ExcType: message"}}`` of the
+    app's imports under each API of the launcher (``kiln.app.app_builtins(api)``'s
+    ``__import__``: the aliases the app's code gets); ``shadowed``: the names asked about
+    that the image already has (an app module of that name would replace it)."""
+
+    failures: dict[str, str] = field(default_factory=dict)
+    app: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    shadowed: tuple[str, ...] = ()
 
 
 def module_names(site: Path) -> list[str]:
@@ -64,17 +110,21 @@ def module_names(site: Path) -> list[str]:
     return sorted(names)
 
 
-def import_check(root: Path, modules: list[str], emulator: str, triplet: str,
-                 python: str) -> dict[str, str]:
-    """Import each of ``modules`` with the image's own Python under qemu-user.
+def import_check(root: Path, modules: list[str], emulator: str, triplet: str, python: str,
+                 app_imports: list[str] = (), shadowed: list[str] = ()) -> ImportReport:
+    """Import each of ``modules`` with the image's own Python under qemu-user; import each of
+    ``app_imports`` as the app's code would under each API (``zerynth``, ``micropython``,
+    ``cpython``); tell which of the top-level names ``shadowed`` the image already has.
 
-    Returns ``{module: "ExcType: message"}`` for those that fail (empty when all import).
-    Blocks a few seconds.  Raises :class:`QemuUserError` if the interpreter itself fails.
+    One interpreter run (blocks a few seconds).  Raises :class:`QemuUserError` if the
+    interpreter itself fails.
     """
     import json
-    result = run_python(root, emulator, triplet, python, ["-c", _IMPORT_SCRIPT, *modules])
+    args = [*modules, "--app", *app_imports, "--shadowed", *shadowed]
+    result = run_python(root, emulator, triplet, python, ["-c", _IMPORT_SCRIPT, *args])
     try:
-        return json.loads(result.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
+        found = json.loads(result.stdout.strip().splitlines()[-1])
+        return ImportReport(found["failed"], found["app"], tuple(found["shadowed"]))
+    except (IndexError, ValueError, KeyError, TypeError):
         raise QemuUserError(f"the target Python could not run the import check:\n"
                             f"{result.stdout[-2000:]}{result.stderr[-2000:]}") from None

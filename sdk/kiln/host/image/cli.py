@@ -1,6 +1,6 @@
 """``kiln image``: build and inspect firmware images.
 
-    kiln image build --board B [--app main.py] [--out DIR] [--lab NAME] [--refresh] [--quiet]
+    kiln image build --board B [--app main.py|DIR] [--out DIR] [--lab NAME] [--refresh] [--quiet]
     kiln image info  --board B [--out DIR]
     kiln image boards
 """
@@ -19,8 +19,8 @@ def register(subparsers) -> None:
 
     b = sub.add_parser("build", help="build a board's initramfs image (offline, from Debian .debs)")
     b.add_argument("--board", required=True, help="board name (see `kiln image boards`)")
-    b.add_argument("--app", help="the app's main.py, or a directory holding main.py and the modules it "
-                        "imports, run at boot (default: the demo app)")
+    b.add_argument("--app", help="the app's main.py, or a directory holding main.py, copied whole "
+                        "(packages, lib/, data files), run at boot (default: the demo app)")
     b.add_argument("--out", "--out-dir", dest="out", help="output directory (default: out/<board>/)")
     b.add_argument("--refresh", action="store_true",
                    help="refresh the Debian package index even if it is recent")

@@ -17,52 +17,41 @@ from pathlib import Path
 from kiln import __version__
 from kiln.boards import Board
 from kiln.errors import KilnError
-from kiln.host.image import (bytecompile, cache, crossbuild, kernel, pystdlib, qemu_user,
+from kiln.host.image import (appdir, bytecompile, cache, crossbuild, kernel, pystdlib, qemu_user,
                              recipe as recipe_mod, rootfs)
 from kiln.host.image.apt import PrivateApt
 from kiln.host.image.layout import OutLayout
 from kiln.host.image.packages import Index, resolve
 from kiln.host.image.progress import Progress
 
+AppNotFoundError = appdir.AppNotFoundError
+
 _ELF_MACHINE = {"arm64": "aarch64", "armhf": "arm", "armel": "arm"}
 
 
-class AppNotFoundError(KilnError, FileNotFoundError):
-    """The ``--app`` file (or directory with a main.py) does not exist."""
+def app_tree(app: Path | None, recipe: recipe_mod.Recipe) -> appdir.App:
+    """What goes under ``/app``: ``app`` (a ``main.py``-style file, installed as
+    ``/app/main.py``, or a directory holding ``main.py``, copied whole -- packages, ``lib/``,
+    data files; see :mod:`kiln.host.image.appdir`), or the demo app when ``app`` is None.
+    Another file of the directory can be run instead with ``kiln.app=NAME.py`` on the kernel
+    command line.  Raises :class:`AppNotFoundError` or :class:`appdir.AppTreeError` (naming
+    every path that cannot go on a board)."""
+    return appdir.load(app, recipe.demo_app)
 
 
-def app_files(app: Path | None, recipe: recipe_mod.Recipe) -> list[tuple[Path, str]]:
-    """(source, name under /app) of every file of the app.
-
-    ``app`` is a ``main.py``-style file (installed as ``/app/main.py``), a directory whose
-    ``*.py`` files are installed under their own names (it must hold ``main.py``; the others
-    are modules it imports, or alternative entry points chosen with ``kiln.app=NAME.py`` on the
-    kernel command line), or None for the demo app.
-    """
-    if app is None:
-        return [(recipe.demo_app, "main.py")]
-    if app.is_dir():
-        files = [(p, p.name) for p in sorted(app.glob("*.py"))]
-        if not any(name == "main.py" for _, name in files):
-            raise AppNotFoundError(f"app directory {app} has no main.py")
-        return files
-    if not app.is_file():
-        raise AppNotFoundError(f"app {app} does not exist: pass --app the path of the app's "
-                               f"main.py (or of a directory holding it)")
-    return [(app, "main.py")]
-
-
-def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | None,
+def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | appdir.App | None,
                    apt: PrivateApt, labs: tuple[str, ...] = ()) -> dict[str, str]:
     """Digest of every input of the staged tree: board file, recipe, templates, the board-side
-    payload's sources, the app (by content, so the same app anywhere reuses the image) and the
-    package index."""
+    payload's sources, the app (its whole tree by content -- names and bytes, not where it is
+    -- so the same app anywhere reuses the image; ``app`` as for :func:`app_tree`, or its
+    :class:`appdir.App`) and the package index."""
+    tree = app if isinstance(app, appdir.App) else app_tree(app, recipe)
     files = [board.source, recipe.images_dir / "recipe.toml"]
     content = recipe.content(board.has_wifi(labs), labs)
     files += [recipe.images_dir / src for src, _dest, _mode in content.templates]
     files += [path for path, _rel in crossbuild.source_files()]
     texts = {"kiln-version": __version__, "labs": " ".join(labs),
-             "app": "".join(f"== {name}\n{src.read_text()}" for src, name in app_files(app, recipe))}
+             "app": tree.digest_text()}
     stats = apt.index_files() + [f for extra in extra_apts(board, apt) for f in extra.index_files()]
     return cache.manifest(files, texts, stats=stats)
 
@@ -111,6 +100,8 @@ class StagedTree:
     kiln_extensions: tuple[str, ...]   # image paths of Kiln's compiled modules
     inputs: dict[str, str]
     key: str
+    app_files: int = 0                 # the app's size under /app: files, bytes
+    app_bytes: int = 0
 
 
 def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.Recipe,
@@ -128,12 +119,16 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
     work = layout.work
     py = f"python{recipe.python_version}"
 
+    tree = app_tree(app, recipe)
+    progress.note(f"app: {tree.summary()}"
+                  + (f" from {tree.source}" if tree.source else " (the demo app)"))
+    app_imports = _app_imports(tree)      # a .py file that is not Python fails the build here
     with progress.step(f"package index for {arch}"):
         apt.update(progress, force=refresh_index)
         for extra in extra_apts(board, apt):
             extra.update(progress, force=refresh_index)
         index = _load_index(apt)
-    inputs = input_manifest(board, recipe, app, apt, labs)
+    inputs = input_manifest(board, recipe, tree, apt, labs)
     with progress.step("resolving packages"):
         packages = resolve(index, content.packages, recipe.exclude)
         kernel_pkg = kernel.concrete_package(index, board.kernel_package)
@@ -169,13 +164,13 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
         progress.note(f"{len(extensions)} extension modules")
 
     with progress.step("pruning"):
-        app_src = app_files(app, recipe)
-        _prune(root, stdlib, site, recipe, content.keep, app_src, triplet, progress)
+        _prune(root, stdlib, site, recipe, content.keep, app_imports, triplet, progress)
 
     with progress.step("installing init, app and board files"):
-        _install_files(root, board, recipe, content.templates, app_src, lines, ktree.abi, py,
+        _install_files(root, board, recipe, content.templates, lines, ktree.abi, py,
                        board_env(board, board.has_wifi(labs)))
         rootfs.remove_empty_dirs(root)
+        appdir.install(tree, root / "app")
         for d in recipe.dirs:
             (root / d).mkdir(parents=True, exist_ok=True)
 
@@ -184,14 +179,15 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
                                  board.qemu_user, triplet, py, tools_path=[full_stdlib])
 
     with progress.step("checking that every Kiln module imports, and no host tooling (qemu-user)"):
-        _check_imports(root, site, app_src, board, triplet, py, progress)
+        _check_imports(root, site, tree, app_imports, board, triplet, py, progress)
 
     for scratch in ("stdlib-full", "pydev", "kiln"):
         shutil.rmtree(layout.scratch(scratch), ignore_errors=True)
     return StagedTree(
         root=root, kernel=ktree.image, kernel_abi=ktree.abi,
         packages=tuple(f"{p.name}={p.version}" for p in packages + [kernel_pkg]),
-        kiln_extensions=tuple(extensions), inputs=inputs, key=cache.manifest_key(inputs))
+        kiln_extensions=tuple(extensions), inputs=inputs, key=cache.manifest_key(inputs),
+        app_files=len(tree.files), app_bytes=tree.size)
 
 
 def _install_modules(root: Path, ktree: kernel.KernelTree, wanted: tuple[str, ...]) -> list[str]:
@@ -237,18 +233,19 @@ def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout
 
 
 def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, keep: tuple[str, ...],
-           app_src: list[tuple[Path, str]],
-           triplet: str, progress: Progress) -> None:
-    """Apply the recipe's prune globs, keep only the stdlib the app and Kiln need, and drop
-    shared libraries nothing uses."""
+           app_imports: set[str], triplet: str, progress: Progress) -> None:
+    """Apply the recipe's prune globs, keep only the stdlib the app (``app_imports``: what its
+    code imports from outside the app) and Kiln need, and drop shared libraries nothing
+    uses."""
     rootfs.prune(root, recipe.prune, keep)
     for link in stdlib.rglob("*"):
         if link.is_symlink() and os.readlink(link).startswith("/"):
             link.unlink()  # e.g. sitecustomize.py -> /etc/python3.11/... (pruned)
     pyx = [f for f, _rel in crossbuild.source_files() if f.suffix == ".pyx"]
-    scan_files = [src for src, _ in app_src] + sorted(site.rglob("*.py")) + pyx
+    scan_files = sorted(site.rglob("*.py")) + pyx
     own = {p.name for p in site.iterdir()}
-    roots = {m for m in pystdlib.direct_imports(scan_files) if m.split(".")[0] not in own}
+    roots = {m for m in pystdlib.direct_imports(scan_files) | app_imports
+             if m.split(".")[0] not in own}
     roots |= set(recipe.python_keep)
     ext_suffix = f".cpython-{recipe.python_version.replace('.', '')}-{triplet}.so"
     modules = pystdlib.needed_modules(stdlib, roots, recipe.scan_exclude, ext_suffix=ext_suffix)
@@ -258,24 +255,56 @@ def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, keep
     progress.note(f"removed {len(libs_removed)} unused shared libraries")
 
 
-def _check_imports(root: Path, site: Path, app_src: list[tuple[Path, str]], board: Board,
-                   triplet: str, py: str,
-                   progress: Progress) -> None:
-    """Import every Kiln module (error) and the app's imports (warning) in the image."""
+def _app_imports(tree: appdir.App) -> set[str]:
+    """Absolute module names the app's code imports that the app does not hold itself (its
+    own modules, packages and ``lib/`` are resolved on the host, never imported at build
+    time).  Raises :class:`appdir.AppTreeError` for a ``.py`` file that is not valid Python."""
+    names: set[str] = set()
+    broken = []
+    for f in tree.files:
+        if f.name.endswith(".py"):
+            try:
+                names |= pystdlib.direct_imports([f.source])
+            except SyntaxError as exc:
+                cause = exc.__context__ if isinstance(exc.__context__, SyntaxError) else exc
+                broken.append((f.name, f"is not valid Python (line {cause.lineno}: "
+                                       f"{cause.msg}); the board's CPython could not run it"))
+    if broken:
+        raise appdir.AppTreeError(tree.source, broken)
+    return {name for name in names if not tree.provides(name)}
+
+
+def _check_imports(root: Path, site: Path, tree: appdir.App, app_imports: set[str],
+                   board: Board, triplet: str, py: str, progress: Progress) -> None:
+    """Import every Kiln module (error) and, under each API of the launcher, every module the
+    app imports from outside the app (a warning when one imports under no API, a note when
+    only under some); warn when an app module replaces one of the image's (stdlib, Kiln)."""
     kiln_modules = bytecompile.module_names(site)
-    app_imports = sorted(pystdlib.direct_imports([src for src, _ in app_src]))
-    failures = bytecompile.import_check(root, kiln_modules + app_imports, board.qemu_user,
-                                        triplet, py)
-    kiln_failures = {m: e for m, e in failures.items() if m in kiln_modules}
-    for module, error in sorted(failures.items()):
-        if module not in kiln_failures:
+    report = bytecompile.import_check(root, kiln_modules, board.qemu_user, triplet, py,
+                                      app_imports=sorted(app_imports),
+                                      shadowed=sorted(tree.top_level_modules()))
+    for module, outcome in sorted(report.app.items()):
+        works = [api for api, error in outcome.items() if error is None]
+        if not works and tree.namespace(module):
+            continue        # a folder of the app: a namespace package on the board
+        if not works:
+            error = outcome.get("cpython") or next(iter(outcome.values()))
             progress.note(f"warning: the app imports {module!r}, which fails in the image: "
                           f"{error}")
-    if kiln_failures:
-        detail = "; ".join(f"{m}: {e}" for m, e in sorted(kiln_failures.items()))
+        elif len(works) < len(outcome):
+            progress.note(f"the app imports {module!r}, which imports only with --api "
+                          f"{' or '.join(works)}")
+    top = tree.top_level_modules()
+    for module in sorted(report.shadowed):
+        progress.note(f"warning: the app's {top[module]} replaces the image's module "
+                      f"{module!r} for the whole program (the app's folder and lib/ come "
+                      f"first on the import path); rename it unless that is intended")
+    if report.failures:
+        detail = "; ".join(f"{m}: {e}" for m, e in sorted(report.failures.items()))
         raise KilnError(f"Kiln modules do not import in the image ({detail}); add the missing "
                         f"stdlib modules to [python] keep in images/recipe.toml")
-    progress.note(f"{len(kiln_modules)} Kiln modules import cleanly")
+    progress.note(f"{len(kiln_modules)} Kiln modules import cleanly; the app's "
+                  f"{len(app_imports)} imports from the image checked")
 
 
 def board_env(board: Board, wifi: bool) -> str:
@@ -289,18 +318,15 @@ def board_env(board: Board, wifi: bool) -> str:
 
 
 def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe,
-                   templates: tuple[tuple[str, str, int], ...], app_src: list[tuple[Path, str]],
+                   templates: tuple[tuple[str, str, int], ...],
                    module_lines: list[str], abi: str, py: str, env: str) -> None:
-    """Templates (the init), the app, /etc/kiln facts, minimal /etc, the python3 link and
+    """Templates (the init), /etc/kiln facts, minimal /etc, the python3 link and
     busybox's applet links (listed by running the image's busybox under qemu-user)."""
     for src, dest, mode in templates:
         target = root / dest
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(recipe.images_dir / src, target)
         target.chmod(mode)
-    (root / "app").mkdir(exist_ok=True)
-    for src, name in app_src:
-        shutil.copy(src, root / "app" / name)
     etc = root / "etc"
     (etc / "kiln").mkdir(parents=True, exist_ok=True)
     (etc / "kiln" / "board.toml").write_text(board.toml_text())

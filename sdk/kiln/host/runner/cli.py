@@ -32,8 +32,8 @@ def register(subparsers) -> None:
                "at start; choose it with --netns).")
     p.add_argument("--board", required=True, help="board name (a file in board_configs/)")
     p.add_argument("--app", type=Path,
-                   help="the app: a main.py, or a directory holding main.py and its modules "
-                        "(default: the image's demo app)")
+                   help="the app: a main.py, or a directory holding main.py, copied whole "
+                        "(packages, lib/, data files; default: the image's demo app)")
     p.add_argument("--out-dir", type=Path, metavar="DIR",
                    help="where the image is built and reused (default: out/<board>/)")
     p.add_argument("--netns", metavar="NAME",
