@@ -5,7 +5,9 @@
 ################################################################################
 
 # The init (images/init), the board files (board_configs/) and the
-# demo app come from Kiln's source tree, like python-kiln.
+# demo app come from Kiln's source tree, like python-kiln.  The app is
+# installed by Kiln's own rules (app_files.py: a directory is copied
+# whole, what cannot go on a board is refused).
 KILN_INIT_VERSION = $(KILN_VERSION)
 KILN_INIT_SITE = $(KILN_SOURCE_DIR)
 KILN_INIT_SITE_METHOD = local
@@ -25,30 +27,12 @@ $(error BR2_PACKAGE_KILN_INIT_BOARD is empty: set it to a board of Kiln's board_
 endif
 endif
 
-ifeq ($(KILN_INIT_APP),)
-define KILN_INIT_INSTALL_APP
-	$(INSTALL) -D -m 0644 $(@D)/images/demo/main.py $(TARGET_DIR)/app/main.py
-endef
-else
-define KILN_INIT_INSTALL_APP
-	if [ -d $(KILN_INIT_APP) ]; then \
-		test -f $(KILN_INIT_APP)/main.py || \
-			{ echo "kiln-init: app directory $(KILN_INIT_APP) has no main.py"; exit 1; }; \
-		for f in $(KILN_INIT_APP)/*.py; do \
-			$(INSTALL) -D -m 0644 $$f $(TARGET_DIR)/app/$$(basename $$f) || exit 1; \
-		done; \
-	else \
-		$(INSTALL) -D -m 0644 $(KILN_INIT_APP) $(TARGET_DIR)/app/main.py; \
-	fi
-endef
-endif
-
 define KILN_INIT_INSTALL_TARGET_CMDS
 	$(HOST_DIR)/bin/python3 $(KILN_INIT_PKGDIR)/board_files.py \
 		$(@D) $(KILN_INIT_BOARD) $(TARGET_DIR) $(KILN_INIT_WIFI)
 	$(INSTALL) -D -m 0755 $(@D)/images/init $(TARGET_DIR)/sbin/init
-	rm -rf $(TARGET_DIR)/app
-	$(KILN_INIT_INSTALL_APP)
+	$(HOST_DIR)/bin/python3 $(KILN_INIT_PKGDIR)/app_files.py \
+		$(@D) "$(KILN_INIT_APP)" $(TARGET_DIR)/app
 endef
 
 $(eval $(generic-package))

@@ -37,6 +37,7 @@ from kiln import boards as kiln_boards
 from kiln.errors import KilnError
 from kiln.host.buildroot import BUILDROOT_VERSION, boards as br_boards, checks, offline, tree
 from kiln.host.buildroot.cache import cache_dir, locked, repo_root
+from kiln.host.image import appdir
 
 #: Kiln's packages in the tree; rebuilt when Kiln's sources or the app change.
 KILN_PACKAGES = ("python-kiln", "kiln-init")
@@ -117,12 +118,13 @@ def kiln_fingerprint(app: Path | None) -> str:
                       and not _SKIP_PARTS.intersection(f.parts)
                       and not f.is_relative_to(root / "sdk" / "kiln" / "host")
                       and not f.name.endswith(_SKIP_SUFFIXES) and ".egg-info" not in str(f)]
-    if app is not None:
-        app = Path(app)
-        paths += sorted(app.glob("*.py")) if app.is_dir() else [app]
+    # kiln-init installs the app with the image builder's rules (its app_files.py).
+    paths.append(root / "sdk" / "kiln" / "host" / "image" / "appdir.py")
     for p in sorted(set(paths)):
         digest.update(str(p.relative_to(root) if p.is_relative_to(root) else p).encode())
         digest.update(b"\0" + p.read_bytes() + b"\0")
+    if app is not None:     # by content, its whole tree (kiln.host.image.appdir)
+        digest.update(appdir.load(Path(app), None).digest_text().encode())
     return digest.hexdigest()
 
 
@@ -140,19 +142,12 @@ def _config_key(merged: str, buildroot: Path, overlay: offline.Overlay) -> str:
 def _stage_app(app: Path | None, dest: Path) -> Path:
     """Copy the app (None: Kiln's demo app) into the directory ``dest``, the fixed place
     kiln-init installs it from (``BR2_PACKAGE_KILN_INIT_APP``), so the configuration does not
-    depend on which app is built."""
-    app = Path(app).resolve() if app else repo_root() / "images" / "demo" / "main.py"
+    depend on which app is built.  A directory is copied whole by the image builder's rules
+    (:mod:`kiln.host.image.appdir`: its errors name what cannot go on a board)."""
+    tree = appdir.load(Path(app).resolve() if app else None,
+                       repo_root() / "images" / "demo" / "main.py")
     shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    if app.is_dir():
-        for f in app.glob("*.py"):
-            shutil.copy(f, dest / f.name)
-        if not (dest / "main.py").is_file():
-            raise BuildError(f"app directory {app} has no main.py")
-    elif app.is_file():
-        shutil.copy(app, dest / "main.py")
-    else:
-        raise BuildError(f"app {app} does not exist")
+    appdir.install(tree, dest)
     return dest
 
 
