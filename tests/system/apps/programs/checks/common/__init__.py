@@ -1,0 +1,1 @@
+"""Checks run under every API face (zerynth, micropython, cpython)."""

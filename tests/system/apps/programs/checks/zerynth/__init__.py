@@ -1,0 +1,1 @@
+"""Checks run only under --api zerynth."""

@@ -1,0 +1,1 @@
+from .fmt import label  # noqa: F401 (the package's API)
