@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import random
 import re
 import shutil
 import time
@@ -36,6 +37,7 @@ import pytest
 from guest import GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
+from servers import connect_to_guest
 from kiln.host.image.appdir import load as load_app
 from kiln.host.image.artifacts import ImageArtifacts
 from kiln.host.runner import netns
@@ -77,8 +79,27 @@ class Peer:
         pass
 
 
+class WebPagePeer(Peer):
+    """``micropython.web_page``: fetches the page the guest serves from its app folder."""
+
+    checks = ("micropython.web_page",)
+
+    def start(self, lab):
+        self.port = 8000 + random.randrange(1000)
+        self.reply = b""
+        return {"test_web_port": self.port}
+
+    def event(self, check, what, facts, lab):
+        assert what == "listening" and facts == {"port": str(self.port)}, (what, facts)
+        (lease,) = lab.leases()
+        with connect_to_guest(lab, str(lease.ip), self.port) as conn:
+            conn.sendall(b"GET /index.html HTTP/1.0\r\nHost: kiln-board\r\n\r\n")
+            while chunk := conn.recv(65536):
+                self.reply += chunk
+
+
 #: Peer classes of the run, one instance each per boot (append yours).
-PEERS: list[type[Peer]] = []
+PEERS: list[type[Peer]] = [WebPagePeer]
 
 
 # --- one boot per board -----------------------------------------------------------------------
@@ -100,6 +121,8 @@ class ProgramsRun:
 
     board: str
     results: dict[str, Result]
+    peer_errors: dict[str, str]        # check name -> what its peer raised on an event
+    host_address: str                  # the lab's host side, as the guest sees it
     app_status: int | None
     transcript: str
     peers: dict[type, Peer]
@@ -156,6 +179,7 @@ def programs(board, programs_image, resources) -> ProgramsRun:
             t0 = time.monotonic()
             guest = starter.start(lab, guest_cmdline(image, lab, False, extra))
             results: dict[str, Result] = {}
+            peer_errors: dict[str, str] = {}
             status = None
             while status is None:
                 assert time.monotonic() - t0 < RUN_TIMEOUT_S, \
@@ -166,15 +190,17 @@ def programs(board, programs_image, resources) -> ProgramsRun:
                     status = int(m.group(4))
                 elif kind == "event":
                     what, _, facts = rest.partition(" ")
-                    assert name in by_check, f"no peer answers the events of {name}: " \
-                                             f"{m.group(0)!r}"
-                    by_check[name].event(name, what, parse_facts(facts), lab)
+                    try:            # errors are reported by test_every_check_passed
+                        assert name in by_check, f"no peer answers the events of {name}"
+                        by_check[name].event(name, what, parse_facts(facts), lab)
+                    except Exception as exc:
+                        peer_errors[name] = f"{type(exc).__name__}: {exc}"
                 elif kind == "ok":
                     results[name] = Result(name, True, parse_facts(rest))
                 else:
                     results[name] = Result(name, False, {}, rest)
-            run = ProgramsRun(board.name, results, status, guest.transcript, peers, artifacts,
-                              time.monotonic() - t0)
+            run = ProgramsRun(board.name, results, peer_errors, str(lab.host_address), status,
+                              guest.transcript, peers, artifacts, time.monotonic() - t0)
         finally:
             try:
                 starter.close_all()
@@ -192,6 +218,8 @@ def programs(board, programs_image, resources) -> ProgramsRun:
 def test_every_check_passed(programs):
     failed = {r.name: r.reason for r in programs.results.values() if not r.ok}
     assert not failed, f"failed on {programs.board}: {failed}\n{programs.transcript}"
+    assert not programs.peer_errors, f"host-side peers failed on {programs.board}: " \
+                                     f"{programs.peer_errors}\n{programs.transcript}"
     # Every face ran every check of checks/common/ and of its own folder, and ended cleanly.
     for face in FACES:
         assert programs.result(f"face.{face}").ok
@@ -241,6 +269,18 @@ def test_data_files_open_relative_to_the_app(programs, face):
         "page_sha": hashlib.sha256((PROGRAMS / "www" / "index.html").read_bytes()).hexdigest(),
         "blob_sha": hashlib.sha256(blob).hexdigest(), "blob_len": str(len(blob)),
     }
+
+
+def test_a_data_file_served_to_the_host(programs):
+    """The MicroPython program serves its www/index.html (read relative to the app) to the
+    host, which connected when the check said it was listening."""
+    facts = programs.result("micropython.web_page").facts
+    page = (PROGRAMS / "www" / "index.html").read_bytes()
+    assert facts == {"request": "GET /index.html HTTP/1.0", "bytes": str(len(page)),
+                     "peer": programs.host_address}
+    head, _, body = programs.peer(WebPagePeer).reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200 OK\r\n") and b"Content-Length: %d" % len(page) in head
+    assert body == page
 
 
 def test_check_lines_are_parsed_as_the_harness_writes_them():
