@@ -237,6 +237,16 @@ def test_the_app_resolves_its_own_modules_packages_and_lib(app):
     assert stage._app_imports(tree) == {"json", "struct", "socket", "binascii"}
 
 
+def test_the_import_check_sees_lib_ntptime(app):
+    """Issue 18: the build warned that ntptime fails although the app's lib/ holds it.  Its
+    name is the app's own now; what it imports from the image is still checked."""
+    write(app, {"lib/ntptime.py": "from time import gmtime\nimport socket\nimport struct\n",
+                "main.py": "import ntptime\nntptime.settime()\n"})
+    imports = stage._app_imports(appdir.load(app, None))
+    assert "ntptime" not in imports
+    assert {"time", "socket", "struct"} <= imports
+
+
 def test_the_app_folder_wins_over_lib_for_top_level_names(app):
     write(app, {"tiny.py": "", "lib/pkg/__init__.py": ""})
     assert appdir.load(app, None).top_level_modules() == {
