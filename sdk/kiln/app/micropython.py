@@ -17,6 +17,8 @@ ALIASES = {
     "micropython": "kiln.mpy.micropython",
     "deflate": "kiln.mpy.deflate",
     "uzlib": "kiln.mpy.uzlib",
+    "requests": "kiln.mpy.requests",
+    "urequests": "kiln.mpy.requests",
     # CPython's module as it is (MicroPython's is a subset)
     "ujson": "json",
     "ustruct": "struct",
