@@ -694,6 +694,17 @@ def test_micropython_program_runs_under_the_launcher(tmp_path):
     assert r.stderr == ""
 
 
+def test_const_needs_no_import(tmp_path):
+    """MicroPython's parser knows ``const`` without ``from micropython import const``."""
+    r = run_app(tmp_path, """
+        _PIN = const(5)
+        import helper
+        print(_PIN + helper.N)
+    """, extra={"helper.py": "N = const(10)\n"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "15"
+
+
 def test_import_os_path_keeps_the_face(tmp_path):
     r = run_app(tmp_path, """
         import os

@@ -10,8 +10,9 @@ before the app runs.  The app's code — ``main.py`` and the modules next to it 
 - ``zerynth`` (default): the globals Zerynth programs use without importing them (``sleep(ms)``,
   the exception names, ``WIFI_*`` security constants, ``SOCK_*``/``AF_*``...), and ``import
   socket`` gives ``networking.socket``;
-- ``micropython``: ``import socket`` gives ``usocket``, ``import time`` MicroPython's ``time``
-  and so on (``kiln.app.micropython.ALIASES``, the modules of :mod:`kiln.mpy`);
+- ``micropython``: ``const`` without an import, as MicroPython's parser; ``import socket``
+  gives ``usocket``, ``import time`` MicroPython's ``time`` and so on
+  (``kiln.app.micropython.ALIASES``, the modules of :mod:`kiln.mpy`);
 - ``cpython``: nothing changes.
 
 Only the app's imports are redirected: the standard library (``http.client``, ``ssl``, ...) keeps
@@ -51,6 +52,9 @@ def app_builtins(api):
     if api == "zerynth":
         from kiln.app.zerynth import zerynth_globals
         names.update(zerynth_globals())
+    elif api == "micropython":
+        from kiln.app.micropython import micropython_globals
+        names.update(micropython_globals())
     aliases = module_aliases(api)
     if aliases:
         real_import = builtins.__import__

@@ -33,3 +33,14 @@ ALIASES = {
     "uheapq": "heapq",
     "uplatform": "platform",
 }
+
+
+def const(expr):
+    """Return ``expr``: ``X = const(1)`` declares a constant (MicroPython's compiler inlines it
+    and knows the name without an import; CPython keeps the global, with the same value)."""
+    return expr
+
+
+def micropython_globals():
+    """Names MicroPython programs use without importing them (``const``: its parser's)."""
+    return {"const": const}

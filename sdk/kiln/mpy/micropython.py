@@ -7,16 +7,11 @@ docs/micropython.md lists each.
 """
 import sys as _sys
 
+from kiln.app.micropython import const  # noqa: F401  (also a builtin of MicroPython apps)
 from kiln.mpy import cstack as _cstack
 from kiln.mpy import scheduler as _scheduler
 
 _scheduler.install()     # the app imports this module from its main thread, as a rule
-
-
-def const(expr):
-    """Return ``expr``: ``X = const(1)`` declares a constant (MicroPython inlines it; CPython
-    keeps the global, with the same value)."""
-    return expr
 
 
 def native(func):
