@@ -230,8 +230,9 @@ class RingIO:
         view = _bytes_view(buf, "readinto", "buf")
         if view.readonly:
             raise TypeError("readinto() argument 'buf' must be a writable buffer")
-        limit = len(view) if nbytes is None else min(len(view), _count(nbytes, "readinto",
-                                                                        "nbytes"))
+        limit = len(view)
+        if nbytes is not None:
+            limit = min(limit, _count(nbytes, "readinto", "nbytes"))
         data = self._take(limit, False)
         view[:len(data)] = data
         return len(data)

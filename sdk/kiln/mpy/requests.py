@@ -215,8 +215,8 @@ def _request(method, url, data, json, headers, stream, auth, timeout, parse_head
     headers = {} if headers is None else headers.copy()
     added = []                       # body headers this call adds (dropped on a GET redirect)
     redirect = None
-    chunked_data = data and getattr(data, "__next__", None) and not getattr(data, "__len__",
-                                                                             None)
+    chunked_data = (data and getattr(data, "__next__", None)
+                    and not getattr(data, "__len__", None))
     if auth is not None:
         import binascii
         username, password = auth
