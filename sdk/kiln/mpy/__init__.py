@@ -9,6 +9,7 @@ other behaviour, live here, one job each:
 - :mod:`kiln.mpy.micropython` -- ``micropython``: ``const``, ``native``/``viper``,
   ``opt_level``, ``mem_info``, ``schedule``, ``heap_lock``, ``kbd_intr``...;
 - :mod:`kiln.mpy.scheduler` -- the queue behind ``micropython.schedule``;
+- :mod:`kiln.mpy.cstack` -- the calling thread's C stack (``stack_use``, ``mem_info``);
 - :mod:`kiln.mpy.ugc` -- ``gc``: CPython's ``gc`` plus ``mem_free``, ``mem_alloc``,
   ``threshold``;
 - :mod:`kiln.mpy.usys` -- ``sys``/``usys``: CPython's ``sys`` plus ``print_exception``,
