@@ -91,6 +91,9 @@ CATEGORIES: dict[str, list[Bad]] = {
     "count-none": NOT_INT[:3] + [_bad("-1", -1, ValueError), _bad("5 > len 4", 5, ValueError),
                                  _bad("2**64", 2**64, ValueError)],
     "read-size": NOT_INT[:3] + [_bad("2**62", 2**62, ValueError)],
+    # py/stream.c's optional counts: larger than the buffer is clamped (not an error)
+    "clamped-count": NOT_INT[:3] + [_bad("-1", -1, ValueError), _bad("-2**64", -2**64, ValueError)],
+    "line-limit": NOT_INT[:3] + [_bad("list", [1], TypeError)],
     "buflen": NOT_INT + [_bad("-1", -1, ValueError), _bad("1025", 1025, ValueError),
                          _bad("2**31", 2**31, OverflowError)],
     "backlog": NOT_INT,
@@ -137,7 +140,9 @@ SPECIAL = {
     ("socket.recv", "bufsize"): "size", ("socket.recvfrom", "bufsize"): "size",
     ("socket.recv_into", "bufsize"): "count-minus-one",
     ("socket.recvfrom_into", "nbytes"): "count-minus-one",
-    ("socket.recv_into", "nbytes"): "count-none", ("socket.readinto", "nbytes"): "count-none",
+    ("socket.recv_into", "nbytes"): "count-none", ("socket.readinto", "nbytes"): "clamped-count",
+    ("socket.write", "off"): "clamped-count", ("socket.write", "max_len"): "clamped-count",
+    ("socket.readline", "limit"): "line-limit",
     ("socket.read", "size"): "read-size",
     ("socket.getsockopt", "buflen"): "buflen",
     ("socket.listen", "maxlog"): "backlog", ("socket.listen", "backlog"): "backlog",
@@ -170,9 +175,10 @@ VALID: dict[str, tuple[dict[str, Any], str | None]] = {
     "socket.gettimeout": ({}, "fresh"),
     "socket.listen": ({"maxlog": 1, "backlog": 1}, "fresh"),
     "socket.makefile": ({"mode": "rb", "buffering": 0}, "tcp"),
+    "socket.pending": ({}, "tcp"),
     "socket.read": ({"size": 1}, "tcp"),
     "socket.readinto": ({"buf": bytearray(4), "nbytes": None}, "tcp"),
-    "socket.readline": ({}, "tcp"),
+    "socket.readline": ({"limit": 1}, "tcp"),
     "socket.recv": ({"bufsize": 1, "flags": 0}, "tcp"),
     "socket.recv_into": ({"buffer": bytearray(4), "bufsize": -1, "nbytes": None, "flags": 0},
                          "tcp"),
@@ -186,7 +192,7 @@ VALID: dict[str, tuple[dict[str, Any], str | None]] = {
                           "fresh"),
     "socket.settimeout": ({"timeout": 0, "value": 0}, "fresh"),
     "socket.shutdown": ({"how": std.SHUT_RDWR}, "tcp"),
-    "socket.write": ({"buf": b"x"}, "tcp"),
+    "socket.write": ({"buf": b"x", "off": 0, "max_len": 1}, "tcp"),
     "getaddrinfo": ({"host": "127.0.0.1", "port": 80, "af": 0, "type": std.SOCK_STREAM,
                      "proto": 0, "flags": std.AI_NUMERICHOST | std.AI_NUMERICSERV}, None),
     "inet_pton": ({"af": std.AF_INET, "txt_addr": "1.2.3.4"}, None),
@@ -194,7 +200,7 @@ VALID: dict[str, tuple[dict[str, Any], str | None]] = {
 }
 
 #: Socket methods that still answer on a closed socket (queries and close itself), with the answer.
-CLOSED_QUERIES = {"fileno": -1, "detach": -1, "close": None, "gettimeout": "any"}
+CLOSED_QUERIES = {"fileno": -1, "detach": -1, "close": None, "gettimeout": "any", "pending": 0}
 
 
 @dataclass(frozen=True)

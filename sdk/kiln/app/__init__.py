@@ -19,7 +19,9 @@ code — ``main.py``, its modules and packages and those of ``lib/`` — gets it
 - ``zerynth`` (default): the globals Zerynth programs use without importing them (``sleep(ms)``,
   the exception names, ``WIFI_*`` security constants, ``SOCK_*``/``AF_*``...), and ``import
   socket`` gives ``networking.socket``;
-- ``micropython``: ``import socket`` gives ``usocket``;
+- ``micropython``: ``const`` without an import, as MicroPython's parser; ``import socket``
+  gives ``usocket``, ``import time`` MicroPython's ``time`` and so on
+  (``kiln.app.micropython.ALIASES``, the modules of :mod:`kiln.mpy`);
 - ``cpython``: nothing changes.
 
 Only the app's imports are redirected: the standard library (``http.client``, ``ssl``, ...) keeps
@@ -59,18 +61,32 @@ def app_builtins(api):
     if api == "zerynth":
         from kiln.app.zerynth import zerynth_globals
         names.update(zerynth_globals())
+    elif api == "micropython":
+        from kiln.app.micropython import micropython_globals
+        names.update(micropython_globals())
     aliases = module_aliases(api)
     if aliases:
         real_import = builtins.__import__
 
         def __import__(name, globals=None, locals=None, fromlist=(), level=0):
-            target = aliases.get(name) if level == 0 else None
-            if target is None:
-                return real_import(name, globals, locals, fromlist, level)
-            return importlib.import_module(target)
+            if level == 0:
+                target = aliases.get(name)
+                if target is not None:
+                    return importlib.import_module(target)
+                head, dot, _ = name.partition(".")
+                if dot and not fromlist and head in aliases:
+                    # ``import os.path`` binds ``os``: the aliased one, with os.path loaded
+                    real_import(name, globals, locals, fromlist, level)
+                    return importlib.import_module(aliases[head])
+            return real_import(name, globals, locals, fromlist, level)
 
         names["__import__"] = __import__
     return names
+
+
+#: Optimisation level of the app modules compiled from now on (``compile``'s ``optimize``);
+#: -1: the interpreter's.  ``micropython.opt_level`` sets it.
+optimize = -1
 
 
 class _AppLoader(importlib.machinery.SourceFileLoader):
@@ -79,6 +95,14 @@ class _AppLoader(importlib.machinery.SourceFileLoader):
     def __init__(self, fullname, path, app_names):
         super().__init__(fullname, path)
         self._app_names = app_names
+
+    def get_code(self, fullname):
+        if optimize < 0:
+            return super().get_code(fullname)
+        # Compiled here at the level asked for, bypassing the bytecode cache (made at the
+        # interpreter's level).
+        path = self.get_filename(fullname)
+        return compile(self.get_data(path), path, "exec", dont_inherit=True, optimize=optimize)
 
     def exec_module(self, module):
         module.__dict__["__builtins__"] = self._app_names

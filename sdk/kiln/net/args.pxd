@@ -81,3 +81,20 @@ cdef inline Py_ssize_t count_arg(object value, Py_ssize_t buflen, str func, str 
     return count_arg_slow(value, buflen, func, name, none_is_all, minus_one_is_all)
 # An int clamped into lo..hi (listen's backlog: MicroPython sets a negative backlog to 0).
 cdef int clamped_int_arg(object value, str func, str name, int lo, int hi) except? -1
+# A byte count for a buffer region of ``avail`` bytes, as MicroPython's streams take it
+# (py/stream.c: ``readinto(buf, nbytes)``, ``write(buf, off, max_len)``): None is the whole region,
+# a larger count is clamped to ``avail``; negative counts are refused (ValueError).
+cdef Py_ssize_t clamped_count_arg(object value, Py_ssize_t avail, str func, str name) except? -1
+
+
+cdef inline Py_ssize_t clamped_count(object value, Py_ssize_t avail, str func,
+                                     str name) except? -1:
+    cdef long v
+    if value is None:
+        return avail
+    if kiln_small_int(value, &v) and v >= 0:
+        return avail if v > avail else <Py_ssize_t>v
+    return clamped_count_arg(value, avail, func, name)
+# An optional upper bound (``readline(limit)``, as io's ``size``): None or negative is -1 (no
+# limit), a larger int than a Py_ssize_t holds is PY_SSIZE_T_MAX.
+cdef Py_ssize_t limit_arg(object value, str func, str name) except? -2

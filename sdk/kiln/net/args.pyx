@@ -129,3 +129,19 @@ cdef Py_ssize_t count_arg_slow(object value, Py_ssize_t buflen, str func, str na
 cdef int clamped_int_arg(object value, str func, str name, int lo, int hi) except? -1:
     v = _index(value, func, name, "an int")
     return lo if v < lo else hi if v > hi else v
+
+
+cdef Py_ssize_t clamped_count_arg(object value, Py_ssize_t avail, str func, str name) except? -1:
+    v = _index(value, func, name, "an int or None")
+    if v < 0:
+        raise ValueError(f"{func}() argument '{name}' must be >= 0, got {v}")
+    return avail if v > avail else v
+
+
+cdef Py_ssize_t limit_arg(object value, str func, str name) except? -2:
+    if value is None:
+        return -1
+    v = _index(value, func, name, "an int or None")
+    if v < 0:
+        return -1
+    return PY_SSIZE_T_MAX if v > PY_SSIZE_T_MAX else v

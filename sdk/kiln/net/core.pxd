@@ -41,6 +41,8 @@ cdef class SocketCore:
                               int64_t deadline) except -2
     cdef Py_ssize_t _send_all(self, object data, int flags, bint partial_ok,
                               str func, str name) except -2
+    cdef Py_ssize_t _send_buf(self, const char *buf, Py_ssize_t n, int flags,
+                              bint partial_ok) except -2
     cdef int _unread(self, const char *buf, Py_ssize_t n) except -1
     # A new bytes/bytearray of what was received; None when a syscall failed (``self.err``).
     cdef object _recv_object(self, Py_ssize_t n, int flags, bint fill, bint as_bytearray)
@@ -48,6 +50,6 @@ cdef class SocketCore:
     # Stream reads of the MicroPython face; None when a syscall failed (``self.err``), with every
     # byte already taken back in ``held``.
     cdef object _read_to_eof(self)
-    cdef object _read_line(self)
+    cdef object _read_line(self, Py_ssize_t limit)
     cdef int _bind(self, object address, str func) except -1
     cdef int _listen(self, int backlog) except -1

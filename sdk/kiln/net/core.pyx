@@ -461,17 +461,22 @@ cdef class SocketCore:
                 return None
         return bytes(acc)
 
-    cdef object _read_line(self):
-        """One line through b"\\n" or EOF (MicroPython's ``readline()``); b"" at EOF.  Reads no
-        byte past the newline (peeks, then takes).  A non-blocking socket returns the part there
-        now (None if nothing).  On a failure or an exception the partial line is put back."""
+    cdef object _read_line(self, Py_ssize_t limit):
+        """One line through b"\\n" or EOF (MicroPython's ``readline()``), of at most ``limit``
+        bytes when ``limit`` >= 0; b"" at EOF.  Reads no byte past the newline or the limit
+        (peeks, then takes).  A non-blocking socket returns the part there now (None if
+        nothing).  On a failure or an exception the partial line is put back."""
         cdef char peek[LINE_PEEK]
         cdef bytearray line = bytearray()
-        cdef Py_ssize_t n, take, start
+        cdef Py_ssize_t n = 0, take, start, want
         cdef const char *nl
+        self._check()
         try:
-            while True:
-                n = self._recv_fill(peek, LINE_PEEK, MSG_PEEK, False)
+            while limit < 0 or PyByteArray_GET_SIZE(line) < limit:
+                want = LINE_PEEK
+                if limit >= 0 and limit - PyByteArray_GET_SIZE(line) < want:
+                    want = limit - PyByteArray_GET_SIZE(line)
+                n = self._recv_fill(peek, want, MSG_PEEK, False)
                 if n <= 0:
                     break
                 nl = <const char*>memchr(peek, 10, n)
@@ -543,26 +548,30 @@ cdef class SocketCore:
         and returns what was sent so far (-1 with EAGAIN if nothing): MicroPython's ``write``.
         """
         cdef Py_buffer view
-        cdef Py_ssize_t sent = 0, r
-        cdef int64_t deadline
         data_view(data, &view, func, name)
         try:
-            self._check()
-            deadline = self._deadline()
-            while sent < view.len:
-                r = self._send_raw(<const char*>view.buf + sent, view.len - sent, flags,
-                                   deadline)
-                if r < 0:
-                    if partial_ok and self.err == EAGAIN and sent > 0:
-                        return sent
-                    return -1
-                sent += r
-                if sent < view.len:
-                    # As in CPython's sendall: a signal during a partial send shows up as a
-                    # short count, not EINTR, so run the handlers between chunks.
-                    PyErr_CheckSignals()
+            return self._send_buf(<const char*>view.buf, view.len, flags, partial_ok)
         finally:
             PyBuffer_Release(&view)
+
+    cdef Py_ssize_t _send_buf(self, const char *buf, Py_ssize_t n, int flags,
+                              bint partial_ok) except -2:
+        """:meth:`_send_all` of ``n`` bytes at ``buf`` (the caller holds the buffer)."""
+        cdef Py_ssize_t sent = 0, r
+        cdef int64_t deadline
+        self._check()
+        deadline = self._deadline()
+        while sent < n:
+            r = self._send_raw(buf + sent, n - sent, flags, deadline)
+            if r < 0:
+                if partial_ok and self.err == EAGAIN and sent > 0:
+                    return sent
+                return -1
+            sent += r
+            if sent < n:
+                # As in CPython's sendall: a signal during a partial send shows up as a
+                # short count, not EINTR, so run the handlers between chunks.
+                PyErr_CheckSignals()
         return sent
 
     def send(self, data, flags=0):

@@ -3,16 +3,19 @@
 As MicroPython documents: ``settimeout`` in seconds; ``recv``/``recvfrom`` return bytes of up to
 bufsize as soon as any data is there; sockets are streams (``read``, ``readinto``, ``readline``,
 ``write``; no short reads/writes on blocking sockets; ``None`` or a short count on non-blocking
-ones); ``makefile`` returns the socket itself, so closing the file closes the socket; every error
-is ``OSError`` with the errno in ``args[0]`` (a timeout is ``OSError(ETIMEDOUT)``, getaddrinfo
-failures carry negative EAI_* numbers); addresses are tuples or the ``SockAddr`` objects
+ones; ``readinto``/``readline``/``write`` take py/stream.c's optional ``nbytes``, ``limit`` and
+``off``/``max_len``); ``makefile`` returns the socket itself, so closing the file closes the
+socket; every error is ``OSError`` with the errno in ``args[0]`` (a timeout is
+``OSError(ETIMEDOUT)``, getaddrinfo failures carry negative EAI_* numbers); addresses are tuples or the ``SockAddr`` objects
 ``getaddrinfo`` returns.  Bytes received before a ``read`` timed out are kept for the next read.
 """
 from kiln.net.core cimport SocketCore
 from kiln.net.libc cimport SOMAXCONN, EAGAIN
 from kiln.net.errors cimport raise_errno
 from kiln.net.args cimport (int_or_fail, size_or_fail, timeout_arg, bool_arg,
-                            clamped_int_arg)
+                            clamped_int_arg, clamped_count, limit_arg)
+from kiln.net.buffers cimport data_view, writable_view
+from cpython.buffer cimport PyBuffer_Release
 from libc.limits cimport INT_MAX
 
 from kiln.net.const import *
@@ -100,28 +103,50 @@ cdef class socket(SocketCore):
         return result
 
     def readinto(self, buf, nbytes=None):
-        """Read into ``buf`` up to ``nbytes`` (default ``len(buf)``) with no short reads except at
-        EOF; return the count.  Non-blocking: the count available, or None if nothing."""
-        cdef Py_ssize_t got = self._recv_into(buf, nbytes, 0, True, "readinto", "buf", "nbytes",
-                                              True)
+        """Read into ``buf`` up to ``nbytes`` (default, or larger than the buffer: ``len(buf)``,
+        as py/stream.c clamps it) with no short reads except at EOF; return the count.
+        Non-blocking: the count available, or None if nothing."""
+        cdef Py_buffer view
+        cdef Py_ssize_t got
+        writable_view(buf, &view, "readinto", "buf")
+        try:
+            got = self._recv_fill(<char*>view.buf,
+                                  clamped_count(nbytes, view.len, "readinto", "nbytes"), 0, True)
+        finally:
+            PyBuffer_Release(&view)
         if got < 0:
             if self.err != EAGAIN:
                 raise_errno(self.err)
             return None
         return got
 
-    def readline(self):
-        """Read one line, through b"\\n" or EOF; returns bytes (b"" at EOF).  Non-blocking: the
-        part available now, or None if nothing."""
-        result = self._read_line()
+    def readline(self, limit=None):
+        """Read one line, through b"\\n" or EOF, of at most ``limit`` bytes (None or negative: no
+        limit); returns bytes (b"" at EOF).  Non-blocking: the part available now, or None if
+        nothing."""
+        result = self._read_line(limit_arg(limit, "readline", "limit"))
         if result is None and self.err != EAGAIN:
             raise_errno(self.err)
         return result
 
-    def write(self, buf):
-        """Write all of ``buf`` (no short writes on a blocking socket); return the count.
-        Non-blocking: the count the kernel took (may be short), or None if none."""
-        cdef Py_ssize_t sent = self._send_all(buf, 0, True, "write", "buf")
+    def write(self, buf, off=None, max_len=None, /):
+        """``write(buf)``, ``write(buf, max_len)``, ``write(buf, off, max_len)``: write all of
+        ``buf[off:off + max_len]`` (no short writes on a blocking socket); return the count.
+        As py/stream.c: ``off`` past the end is clamped to ``len(buf)``, ``max_len`` to what
+        remains after ``off``; negative values raise ValueError.  Non-blocking: the count the
+        kernel took (may be short), or None if none."""
+        cdef Py_buffer view
+        cdef Py_ssize_t sent, start = 0, n
+        if max_len is None and off is not None:     # write(buf, max_len)
+            max_len, off = off, None
+        data_view(buf, &view, "write", "buf")
+        try:
+            if off is not None:
+                start = clamped_count(off, view.len, "write", "off")
+            n = clamped_count(max_len, view.len - start, "write", "max_len")
+            sent = self._send_buf(<const char*>view.buf + start, n, 0, True)
+        finally:
+            PyBuffer_Release(&view)
         if sent < 0:
             if self.err != EAGAIN:
                 raise_errno(self.err)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln import __version__
+from kiln.app import APIS, module_aliases
 from kiln.boards import Board
 from kiln.errors import KilnError
 from kiln.host.image import (appdir, bytecompile, cache, crossbuild, kernel, pystdlib, qemu_user,
@@ -246,6 +247,7 @@ def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, keep
     own = {p.name for p in site.iterdir()}
     roots = {m for m in pystdlib.direct_imports(scan_files) | app_imports
              if m.split(".")[0] not in own}
+    roots |= alias_roots(own)
     roots |= set(recipe.python_keep)
     ext_suffix = f".cpython-{recipe.python_version.replace('.', '')}-{triplet}.so"
     modules = pystdlib.needed_modules(stdlib, roots, recipe.scan_exclude, ext_suffix=ext_suffix)
@@ -253,6 +255,14 @@ def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, keep
     progress.note(f"stdlib: kept {kept} files, removed {removed}")
     libs_removed = rootfs.prune_libraries(root, triplet)
     progress.note(f"removed {len(libs_removed)} unused shared libraries")
+
+
+def alias_roots(own: set[str]) -> set[str]:
+    """Stdlib modules the API faces give an app for its imports (``import ujson`` is the
+    stdlib's ``json`` under ``--api micropython``): the static scan of the app sees only the
+    names it imports.  ``own``: Kiln's top-level packages, left out."""
+    return {target for api in APIS for target in module_aliases(api).values()
+            if target.split(".")[0] not in own}
 
 
 def _app_imports(tree: appdir.App) -> set[str]:
