@@ -35,10 +35,22 @@ def wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=CERT_NON
     context.verify_mode = cert_reqs
     if not server_side and cert_reqs == CERT_NONE:
         _utls.warn_unverified("ssl.wrap_socket() with cert_reqs=CERT_NONE (its default)")
-        _utls._warned = True
     return context.wrap_socket(sock, server_side=server_side,
                                do_handshake_on_connect=do_handshake,
                                server_hostname=server_hostname)
 
+
+def secure_connected(sock, call):
+    """Run the TLS handshake on the connected ``usocket.socket`` ``sock`` in place, with the
+    default client context of :func:`wrap_socket` (no verification: one warning line names
+    ``call``).  For ``usocket.IPPROTO_SEC`` sockets."""
+    global _default_client
+    if _default_client is None:
+        _default_client = SSLContext(PROTOCOL_TLS_CLIENT)
+    _utls.warn_unverified(call)
+    _utls._tls.attach(sock, _default_client._context)
+
+
+_default_client = None
 
 __all__ = _utls.__all__ + ["wrap_socket"]
