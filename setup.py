@@ -29,7 +29,8 @@ PACKAGE_DIRS = {pkg: os.path.relpath(path, ROOT)
 
 def extensions():
     exts = [Extension(name, [os.path.relpath(pyx, ROOT)],
-                      extra_compile_args=list(payload["EXTRA_COMPILE_ARGS"]))
+                      extra_compile_args=list(payload["EXTRA_COMPILE_ARGS"]),
+                      libraries=list(payload["EXTENSION_LIBRARIES"].get(name, ())))
             for name, pyx in payload["extension_sources"](PACKAGE_DIRS, BOARD_ONLY)]
     return cythonize(exts, compiler_directives=payload["CYTHON_DIRECTIVES"],
                      include_path=[str(ROOT / "sdk")], quiet=True)

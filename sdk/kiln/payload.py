@@ -38,6 +38,11 @@ TYPING_DATA = ("*.pyi", "py.typed")
 CYTHON_DIRECTIVES = {"language_level": 3, "boundscheck": False, "wraparound": False,
                      "cdivision": True, "embedsignature": True}
 EXTRA_COMPILE_ARGS = ("-O2", "-fno-strict-aliasing")
+#: Libraries a Cython module links besides libc, by module name.  Only the TLS layer links
+#: OpenSSL; an image without TLS leaves the module out (see :data:`TLS_MODULES`).
+EXTENSION_LIBRARIES = {"kiln.net.tls": ("ssl", "crypto")}
+#: Modules that need OpenSSL at run time: built and shipped only in images with TLS.
+TLS_MODULES = ("kiln.net.tls",)
 #: Value of ``$KILN_PAYLOAD`` that makes ``setup.py`` install the board-side payload only.
 PAYLOAD_ENV = "KILN_PAYLOAD"
 BOARD = "board"

@@ -6,6 +6,10 @@
 #: names are the aliases MicroPython still accepts; a stdlib target is CPython's own module.
 ALIASES = {
     "socket": "usocket",
+    # TLS (kiln.net.tls): MicroPython's tls module and micropython-lib's ssl over it
+    "tls": "kiln.net.utls",
+    "ssl": "kiln.net.ussl",
+    "ussl": "kiln.net.ussl",
     # kiln.mpy: MicroPython's behaviour over CPython's module
     "time": "kiln.mpy.utime",
     "utime": "kiln.mpy.utime",

@@ -2,7 +2,7 @@
 import time
 
 #: What the app's imports mean under ``--api zerynth`` (``kiln.app.module_aliases``).
-ALIASES = {"socket": "networking.socket"}
+ALIASES = {"socket": "networking.socket", "ssl": "kiln.net.zssl"}
 
 # Zerynth's time units for sleep(duration, time_unit=MILLIS).
 MICROS = 0

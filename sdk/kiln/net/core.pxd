@@ -1,8 +1,44 @@
 from libc.stdint cimport int64_t
+from kiln.net.libc cimport sockaddr, socklen_t
 
 # A syscall as an operation for SocketCore._call: fd + a pointer to its arguments, run without
-# the GIL, returning the syscall's result.
-ctypedef Py_ssize_t (*sock_op)(int fd, void *args) noexcept nogil
+# the GIL, returning the syscall's result (-1 + errno on failure).  ``events`` holds what a wait
+# after EAGAIN polls for (POLLIN/POLLOUT); an op may change it (a TLS read that must first write
+# a handshake message waits for POLLOUT).
+ctypedef Py_ssize_t (*sock_op)(int fd, void *args, short *events) noexcept nogil
+
+# errno an op of a record layer reports when the layer itself failed (not a syscall): _call asks
+# the layer for the exception (``Layer.raise_failure``).  Outside the range of real errno values.
+cdef enum:
+    E_LAYER = 0x10000
+
+# Arguments of the I/O operations.
+cdef struct IoArgs:
+    char *buf
+    size_t n
+    int flags
+    sockaddr *addr          # recvfrom/accept: filled in; sendto/connect: the destination
+    socklen_t addrlen
+    bint started            # connect: connect(2) was called once already
+    void *ctx               # a record layer's state (Layer.ctx)
+
+
+cdef class Layer:
+    """A record layer between the socket's byte stream and the fd (TLS: ``kiln.net.tls``).
+
+    Its operations replace recv/send on the fd; everything else (modes, deadlines, signals,
+    held bytes, closing) stays the core's.  Subclasses set the ops and ``ctx`` and override the
+    methods."""
+    cdef sock_op recv_op        # IoArgs: buf, n, flags (MSG_PEEK: look without taking)
+    cdef sock_op send_op        # IoArgs: buf, n
+    cdef void *ctx
+    # Bytes the layer holds decrypted, ready for the next read without touching the fd.
+    cdef Py_ssize_t buffered(self) noexcept
+    # Raise the exception of the failure an op reported with E_LAYER; returns -1.
+    cdef int raise_failure(self) except -1
+    # The socket is closing: say goodbye on ``fd`` if the protocol wants it (best effort, must not
+    # block), then release everything.  Called once.
+    cdef void release(self, int fd) noexcept
 
 
 cdef class SocketCore:
@@ -18,6 +54,8 @@ cdef class SocketCore:
     # Bytes a read took from the kernel but could not return (a timeout, an error or an exception
     # from a signal handler interrupted it); every read returns them first.
     cdef bytearray held
+    # The record layer (TLS) or None: plain recv/send on the fd.
+    cdef Layer layer
     cdef object __weakref__
 
     cdef int _open(self, int family, int stype, int proto, object fileno) except -1

@@ -49,44 +49,35 @@ cdef enum:
 # Each takes the fd and a pointer to its arguments, returns the syscall's result (-1 + errno on
 # failure), and runs without the GIL.
 
-cdef struct IoArgs:
-    char *buf
-    size_t n
-    int flags
-    sockaddr *addr          # recvfrom/accept: filled in; sendto/connect: the destination
-    socklen_t addrlen
-    bint started            # connect: connect(2) was called once already
-
-
-cdef Py_ssize_t _op_recv(int fd, void *args) noexcept nogil:
+cdef Py_ssize_t _op_recv(int fd, void *args, short *events) noexcept nogil:
     cdef IoArgs *a = <IoArgs*>args
     return recv(fd, a.buf, a.n, a.flags)
 
 
-cdef Py_ssize_t _op_recvfrom(int fd, void *args) noexcept nogil:
+cdef Py_ssize_t _op_recvfrom(int fd, void *args, short *events) noexcept nogil:
     cdef IoArgs *a = <IoArgs*>args
     a.addrlen = sizeof(sockaddr_storage)
     a.addr.sa_family = AF_UNSPEC
     return recvfrom(fd, a.buf, a.n, a.flags, a.addr, &a.addrlen)
 
 
-cdef Py_ssize_t _op_send(int fd, void *args) noexcept nogil:
+cdef Py_ssize_t _op_send(int fd, void *args, short *events) noexcept nogil:
     cdef IoArgs *a = <IoArgs*>args
     return send(fd, a.buf, a.n, a.flags | MSG_NOSIGNAL)
 
 
-cdef Py_ssize_t _op_sendto(int fd, void *args) noexcept nogil:
+cdef Py_ssize_t _op_sendto(int fd, void *args, short *events) noexcept nogil:
     cdef IoArgs *a = <IoArgs*>args
     return sendto(fd, a.buf, a.n, a.flags | MSG_NOSIGNAL, a.addr, a.addrlen)
 
 
-cdef Py_ssize_t _op_accept(int fd, void *args) noexcept nogil:
+cdef Py_ssize_t _op_accept(int fd, void *args, short *events) noexcept nogil:
     cdef IoArgs *a = <IoArgs*>args
     a.addrlen = sizeof(sockaddr_storage)
     return accept4(fd, a.addr, &a.addrlen, SOCK_CLOEXEC)
 
 
-cdef Py_ssize_t _op_connect(int fd, void *args) noexcept nogil:
+cdef Py_ssize_t _op_connect(int fd, void *args, short *events) noexcept nogil:
     """connect(2), called once: interrupted (EINTR), it goes on in the kernel, so a retry
     reports EINPROGRESS instead of starting it again (CPython's internal_connect)."""
     global errno
@@ -98,7 +89,7 @@ cdef Py_ssize_t _op_connect(int fd, void *args) noexcept nogil:
     return connect(fd, a.addr, a.addrlen)
 
 
-cdef Py_ssize_t _op_connect_result(int fd, void *args) noexcept nogil:
+cdef Py_ssize_t _op_connect_result(int fd, void *args, short *events) noexcept nogil:
     """The outcome of a connect() that went on in the background: 0, or -1 with its errno."""
     global errno
     cdef int soerr = 0
@@ -111,6 +102,19 @@ cdef Py_ssize_t _op_connect_result(int fd, void *args) noexcept nogil:
     return -1
 
 
+cdef class Layer:
+    """Base of record layers (see core.pxd); this base is never installed on a socket."""
+
+    cdef Py_ssize_t buffered(self) noexcept:
+        return 0
+
+    cdef int raise_failure(self) except -1:
+        raise_errno(EPROTO)
+
+    cdef void release(self, int fd) noexcept:
+        pass
+
+
 cdef class SocketCore:
     """A BSD socket over a Linux file descriptor (base class of both faces; not used directly)."""
 
@@ -119,6 +123,9 @@ cdef class SocketCore:
         self.timeout_ns = -1
 
     def __dealloc__(self):
+        if self.layer is not None:
+            self.layer.release(self.fd)
+            self.layer = None
         if self.fd >= 0:
             close(self.fd)
             self.fd = -1
@@ -182,13 +189,20 @@ cdef class SocketCore:
         """The number of received bytes Kiln already holds for the next read (kept after a
         timeout or error, see docs/sockets.md; later: decrypted TLS bytes).  A poll on the fd
         does not see them: a socket with ``pending() > 0`` is readable.  0 once closed."""
-        return 0 if self.held is None else len(self.held)
+        cdef Py_ssize_t n = 0 if self.held is None else len(self.held)
+        if self.layer is not None and self.fd >= 0:
+            n += self.layer.buffered()
+        return n
 
     def close(self):
-        """Close the socket; later operations raise OSError(EBADF).  Closing twice is harmless."""
+        """Close the socket; later operations raise OSError(EBADF).  Closing twice is harmless.
+        A TLS socket sends its close_notify first when the kernel takes it at once."""
         cdef int fd = self.fd
         self.fd = -1
         self.held = None
+        if self.layer is not None:
+            self.layer.release(fd)
+            self.layer = None
         if fd >= 0:
             # Linux always releases the fd, even when close() reports EINTR: never retry it.
             if close(fd) < 0 and errno != EINTR and errno != ECONNRESET:
@@ -200,6 +214,9 @@ cdef class SocketCore:
         fd = self.fd
         self.fd = -1
         self.held = None
+        if self.layer is not None:      # the fd goes on without the layer's state
+            self.layer.release(-1)
+            self.layer = None
         return fd
 
     def __enter__(self):
@@ -268,6 +285,7 @@ cdef class SocketCore:
         """
         cdef ssize_t r
         cdef int err
+        cdef short want
         cdef int fd = self.fd
         if wait_first and fd >= 0:
             wait_ready(fd, events, deadline)
@@ -276,19 +294,24 @@ cdef class SocketCore:
             if fd < 0:
                 self.err = EBADF
                 return -1
+            want = events
             if release_gil or self.timeout_ns < 0:
                 with nogil:
-                    r = op(fd, args)
+                    r = op(fd, args, &want)
                     err = errno
             else:
-                r = op(fd, args)
+                r = op(fd, args, &want)
                 err = errno
             if r >= 0:
                 return r
             if err == EINTR:
                 PyErr_CheckSignals()  # runs handlers; raises what they raise
             elif err == EAGAIN and self.timeout_ns > 0 and not (flags & MSG_DONTWAIT):
-                wait_ready(fd, events, deadline)
+                wait_ready(fd, want, deadline)
+            elif err == E_LAYER and self.layer is not None:
+                self.err = EPROTO
+                self.layer.raise_failure()
+                return -2
             else:
                 self.err = err
                 return -1
@@ -301,6 +324,9 @@ cdef class SocketCore:
         """One recv(2) through :meth:`_call`: >0 bytes, 0 at EOF, -1 on failure."""
         cdef IoArgs args
         args.buf, args.n, args.flags = buf, n, flags
+        if self.layer is not None:
+            args.ctx = self.layer.ctx
+            return self._call(self.layer.recv_op, &args, POLLIN, flags, deadline, True, False)
         return self._call(_op_recv, &args, POLLIN, flags, deadline, False, False)
 
     cdef int _unread(self, const char *buf, Py_ssize_t n) except -1:
@@ -415,7 +441,7 @@ cdef class SocketCore:
         cdef IoArgs args
         cdef ssize_t r
         self._check()
-        if self.held is not None and self.sock_type == SOCK_STREAM:
+        if self.sock_type == SOCK_STREAM and (self.held is not None or self.layer is not None):
             data = self._recv_object(n, flags, False, as_bytearray)
             return None if data is None else (data, None)
         if n > STACK_RECV:
@@ -514,7 +540,7 @@ cdef class SocketCore:
         try:
             n = count_arg(nbytes, view.len, "recvfrom_into", "nbytes", False, True)
             self._check()
-            if self.held is not None and self.sock_type == SOCK_STREAM:
+            if self.sock_type == SOCK_STREAM and (self.held is not None or self.layer is not None):
                 r = self._recv_fill(<char*>view.buf, n, c_flags, False)
                 if r < 0:
                     raise_errno(self.err)
@@ -538,6 +564,9 @@ cdef class SocketCore:
         Large sends release the GIL even on a non-blocking fd (the copy takes a while)."""
         cdef IoArgs args
         args.buf, args.n, args.flags = <char*>buf, n, flags
+        if self.layer is not None:
+            args.ctx = self.layer.ctx
+            return self._call(self.layer.send_op, &args, POLLOUT, flags, deadline, True, False)
         return self._call(_op_send, &args, POLLOUT, flags, deadline, n > NOGIL_SEND, False)
 
     cdef Py_ssize_t _send_all(self, object data, int flags, bint partial_ok,
@@ -607,6 +636,9 @@ cdef class SocketCore:
         cdef ssize_t r
         cdef int c_flags = int_or_fail(flags, "sendto", "flags")
         parse_address(address, self.sock_family, &ss, &args.addrlen, "sendto")
+        if self.layer is not None:
+            raise ValueError("sendto() is not allowed on a TLS socket (its peer is fixed): "
+                             "use send() or write()")
         data_view(data, &view, "sendto", "data")
         try:
             args.buf, args.n, args.flags = <char*>view.buf, view.len, c_flags

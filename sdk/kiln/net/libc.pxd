@@ -22,6 +22,8 @@ cdef extern from "<errno.h>" nogil:
         EPIPE
         ENOTSOCK
         EMSGSIZE
+        EPROTO
+        ECONNABORTED
 
 cdef extern from "<string.h>" nogil:
     char *strerror(int errnum)

@@ -3,15 +3,17 @@ from typing import Any
 from typing_extensions import Buffer  # stubs only: no runtime dependency
 from typing import Self
 
-from kiln.net.addr import SockAddr as SockAddr, getaddrinfo as getaddrinfo
+from kiln.net.addr import Address, SockAddr as SockAddr, getaddrinfo as getaddrinfo
 from kiln.net.addr import inet_ntop as inet_ntop, inet_pton as inet_pton
 from kiln.net.const import *
 from kiln.net.core import SocketCore
 
 error = OSError
+IPPROTO_SEC: int
 
 class socket(SocketCore):
     def __init__(self, af: int = ..., type: int = ..., proto: int = ...) -> None: ...
+    def connect(self, address: Address) -> None: ...
     def settimeout(self, value: float | None) -> None: ...
     def gettimeout(self) -> float | None: ...
     def setblocking(self, flag: bool) -> None: ...

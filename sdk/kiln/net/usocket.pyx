@@ -24,6 +24,12 @@ from kiln.net.addr import SockAddr, getaddrinfo, inet_ntop, inet_pton
 
 error = OSError
 
+#: MicroPython's "special protocol value to create SSL-compatible socket": a TCP socket whose
+#: ``connect()`` runs a TLS handshake with the default client context of MicroPython's
+#: ``ssl.wrap_socket`` (no certificate verification, no SNI: see docs/tls.md).  Outside the IP
+#: protocol numbers, so it never reaches the kernel.
+IPPROTO_SEC = 0x100
+
 cdef enum:
     NS_PER_S = 1000000000
 
@@ -32,13 +38,29 @@ cdef class socket(SocketCore):
     """socket(af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP)
 
     A BSD socket with MicroPython semantics; ``proto`` is chosen from ``type`` when left default.
+    ``proto=IPPROTO_SEC`` makes a TLS client socket (handshake in ``connect()``).
     """
+    cdef bint secure
 
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP):
         if self.fd >= 0:
             raise RuntimeError("socket.__init__() called twice")
-        self._open(int_or_fail(af, "socket", "af"), int_or_fail(type, "socket", "type"),
-                   int_or_fail(proto, "socket", "proto"), None)
+        cdef int c_proto = int_or_fail(proto, "socket", "proto")
+        cdef int c_type = int_or_fail(type, "socket", "type")
+        if c_proto == IPPROTO_SEC:
+            if c_type != SOCK_STREAM:
+                raise ValueError("socket(): proto IPPROTO_SEC needs type SOCK_STREAM")
+            self.secure = True
+            c_proto = IPPROTO_TCP
+        self._open(int_or_fail(af, "socket", "af"), c_type, c_proto, None)
+
+    def connect(self, address):
+        """Connect to ``address``; an IPPROTO_SEC socket then runs the TLS handshake (one
+        deadline each, per the socket's timeout).  See ``SocketCore.connect``."""
+        SocketCore.connect(self, address)
+        if self.secure:
+            from kiln.net import ussl
+            ussl.secure_connected(self, "usocket.socket(..., IPPROTO_SEC).connect()")
 
     def settimeout(self, value):
         """Timeout of blocking operations in seconds (float ok; a positive value never rounds
@@ -168,5 +190,6 @@ cdef class socket(SocketCore):
         return self
 
 
-__all__ = ["socket", "SockAddr", "getaddrinfo", "inet_ntop", "inet_pton", "error"] + \
+__all__ = ["socket", "SockAddr", "getaddrinfo", "inet_ntop", "inet_pton", "error",
+           "IPPROTO_SEC"] + \
     list(_const_names)

@@ -1,0 +1,56 @@
+"""MicroPython's ``ssl`` module (``import ssl`` under ``--api micropython``): micropython-lib's
+``ssl`` over :mod:`kiln.net.utls` (MicroPython's ``tls``).
+
+As MicroPython documents: ``ssl.SSLContext(protocol)`` starts with ``verify_mode`` CERT_NONE
+(unlike ``tls.SSLContext``), ``load_cert_chain``/``load_verify_locations`` take paths or data,
+and ``ssl.wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=CERT_NONE,
+cadata=None, server_hostname=None, do_handshake=True)`` makes a context and wraps ``sock``.
+Its default does not verify the server: the first such connection prints one warning line.
+"""
+from kiln.net import utls as _utls
+from kiln.net.utls import *  # noqa: F401,F403  (constants, SSLError, SSLSocket, ...)
+from kiln.net.utls import PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, CERT_NONE
+
+
+class SSLContext(_utls.SSLContext):
+    """SSLContext(protocol): as ``tls.SSLContext`` but with ``verify_mode`` CERT_NONE."""
+
+    def __init__(self, protocol, /):
+        super().__init__(protocol)
+        self.verify_mode = CERT_NONE
+
+
+def wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=CERT_NONE,
+                cadata=None, server_hostname=None, do_handshake=True):
+    """Wrap ``sock`` in TLS (see the module docstring); return an ``SSLSocket``.  ``key`` and
+    ``cert`` (paths or PEM/DER bytes) are the own certificate; ``cadata`` the CAs that verify
+    the peer when ``cert_reqs`` is CERT_OPTIONAL or CERT_REQUIRED."""
+    context = SSLContext(PROTOCOL_TLS_SERVER if server_side else PROTOCOL_TLS_CLIENT)
+    if cert is not None or key is not None:
+        if cert is None or key is None:
+            raise ValueError("wrap_socket(): 'key' and 'cert' go together (got only one)")
+        context.load_cert_chain(cert, key)
+    if cadata is not None:
+        context.load_verify_locations(cadata=cadata)
+    context.verify_mode = cert_reqs
+    if not server_side and cert_reqs == CERT_NONE:
+        _utls.warn_unverified("ssl.wrap_socket() with cert_reqs=CERT_NONE (its default)")
+    return context.wrap_socket(sock, server_side=server_side,
+                               do_handshake_on_connect=do_handshake,
+                               server_hostname=server_hostname)
+
+
+def secure_connected(sock, call):
+    """Run the TLS handshake on the connected ``usocket.socket`` ``sock`` in place, with the
+    default client context of :func:`wrap_socket` (no verification: one warning line names
+    ``call``).  For ``usocket.IPPROTO_SEC`` sockets."""
+    global _default_client
+    if _default_client is None:
+        _default_client = SSLContext(PROTOCOL_TLS_CLIENT)
+    _utls.warn_unverified(call)
+    _utls._tls.attach(sock, _default_client._context)
+
+
+_default_client = None
+
+__all__ = _utls.__all__ + ["wrap_socket"]
