@@ -166,24 +166,24 @@ class Stream:
     @types.coroutine
     def readline(self):
         """Read one line, through b"\\n" or EOF (b"" at EOF).  A coroutine."""
-        l = b""
+        line = b""
         if self._rbuf:
             i = self._rbuf.find(b"\n")
             if i >= 0:
                 return self._take(i + 1)
-            l = self._take(len(self._rbuf))
+            line = self._take(len(self._rbuf))
         s = self.s
         try:
             while True:
-                l2 = s.readline()  # may do multiple reads but won't block
-                if l2 is None:
+                more = s.readline()  # may do multiple reads but won't block
+                if more is None:
                     yield core._io_queue.queue_read(s)
                     continue
-                l += l2
-                if not l2 or l[-1] == 10:  # \n
-                    return l
+                line += more
+                if not more or line[-1] == 10:  # \n
+                    return line
         except BaseException:
-            self._unread(l)
+            self._unread(line)
             raise
 
     def write(self, buf):
