@@ -95,7 +95,8 @@ class Stream:
     def read(self, n=-1):
         """Read up to ``n`` bytes (what is there once something is); with ``n`` -1 (or omitted)
         read until EOF.  b"" at EOF.  A coroutine."""
-        n = _size_arg(n, "read")
+        if n.__class__ is not int:
+            n = _size_arg(n, "read")
         if n < 0:
             return (yield from self._read_all())
         if self._rbuf:
@@ -144,7 +145,8 @@ class Stream:
     def readexactly(self, n):
         """Read exactly ``n`` bytes; EOFError if the stream ends first (the bytes read so far
         stay for the next read).  A coroutine."""
-        n = _size_arg(n, "readexactly")
+        if n.__class__ is not int:
+            n = _size_arg(n, "readexactly")
         if n < 0:
             raise ValueError(f"readexactly() argument 'n' must be >= 0, got {n}")
         r = self._take(n) if self._rbuf else b""
