@@ -2,8 +2,8 @@
 
 Kiln's importable code is two sets:
 
-- the **board-side payload**: the on-device API (``networking``, ``usocket``, ``wireless``,
-  ``network``, ``bsp``), the drivers (``driver``) and the parts of ``kiln`` they stand on (the
+- the **board-side payload**: the on-device API (``networking``, ``usocket``, ``uselect``,
+  ``uasyncio``, ``wireless``, ``network``, ``bsp``), the drivers (``driver``) and the parts of ``kiln`` they stand on (the
   Cython socket core ``kiln.net``, the app launcher ``kiln.app``, board loading, the host-network
   guard, the exceptions);
 - the **host tooling** (``kiln.host``: the ``kiln`` command, the image builder, the QEMU runner),
@@ -24,6 +24,8 @@ PACKAGE_DIRS = {
     "kiln": "sdk/kiln",
     "network": "sdk/network",
     "networking": "sdk/networking",
+    "uasyncio": "sdk/uasyncio",
+    "uselect": "sdk/uselect",
     "usocket": "sdk/usocket",
     "wireless": "sdk/wireless",
 }

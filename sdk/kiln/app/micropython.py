@@ -10,6 +10,11 @@ ALIASES = {
     "tls": "kiln.net.utls",
     "ssl": "kiln.net.ussl",
     "ussl": "kiln.net.ussl",
+    # select/poll and asyncio over Kiln sockets (kiln.poll: bytes Kiln holds count as readable)
+    "select": "uselect",
+    "uselect": "uselect",
+    "asyncio": "uasyncio",
+    "uasyncio": "uasyncio",
     # kiln.mpy: MicroPython's behaviour over CPython's module
     "time": "kiln.mpy.utime",
     "utime": "kiln.mpy.utime",

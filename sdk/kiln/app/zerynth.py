@@ -2,7 +2,8 @@
 import time
 
 #: What the app's imports mean under ``--api zerynth`` (``kiln.app.module_aliases``).
-ALIASES = {"socket": "networking.socket", "ssl": "kiln.net.zssl"}
+# ``select``: CPython's select API counting the bytes Kiln sockets hold (Zerynth v3 has none).
+ALIASES = {"socket": "networking.socket", "ssl": "kiln.net.zssl", "select": "kiln.select"}
 
 # Zerynth's time units for sleep(duration, time_unit=MILLIS).
 MICROS = 0
