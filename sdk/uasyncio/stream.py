@@ -252,8 +252,46 @@ StreamWriter = Stream
 
 
 def _default_tls_context(server_side):
-    raise NotImplementedError(
-        "ssl=True needs Kiln's TLS module, which this build does not have; pass ssl=None")
+    """``ssl=True``: MicroPython's ``ssl.SSLContext(PROTOCOL_TLS_CLIENT)`` (which does not
+    verify the server: Kiln prints one warning line).  A server needs its certificate: pass an
+    SSLContext."""
+    if server_side:
+        raise ValueError("start_server() argument 'ssl': True gives no certificate to serve; "
+                         "pass a tls.SSLContext(tls.PROTOCOL_TLS_SERVER) with "
+                         "load_cert_chain()")
+    from kiln.net import ussl
+    return ussl.SSLContext(ussl.PROTOCOL_TLS_CLIENT)
+
+
+@types.coroutine
+def _tls_handshake(s):
+    """Finish the TLS handshake of the non-blocking TLS socket ``s`` through the event loop,
+    waiting for whichever direction it needs.  Raises what the handshake raises."""
+    while True:
+        try:
+            s.do_handshake()
+            return
+        except BlockingIOError:
+            if s.want_write():
+                yield core._io_queue.queue_write(s)
+            else:
+                yield core._io_queue.queue_read(s)
+
+
+async def _tls_then(ss, cb, server):
+    """A server connection's task: the TLS handshake, then ``cb(ss, ss)``.  A client whose
+    handshake fails is dropped and reported to the loop's exception handler."""
+    try:
+        await _tls_handshake(ss.s)
+    except Exception as e:
+        ss.close()
+        core.Loop.call_exception_handler(
+            {"message": "start_server: TLS handshake failed", "exception": e,
+             "future": server.task})
+        return
+    coro = cb(ss, ss)
+    if hasattr(coro, "send"):
+        await coro
 
 
 def _wrap_tls(ssl, s, server_side, server_hostname, func):
@@ -307,6 +345,8 @@ async def open_connection(host, port, ssl=None, server_hostname=None):
         peer = s.getpeername()
         if ssl:
             s = _wrap_tls(ssl, s, False, server_hostname or host, "open_connection")
+            if hasattr(s, "do_handshake"):
+                await _tls_handshake(s)
     except BaseException:
         s.close()
         raise
@@ -350,7 +390,8 @@ class Server:
                 s2 = _wrap_tls(ssl, s2, True, None, "start_server")
             s2.setblocking(False)
             ss = Stream(s2, {"peername": addr})
-            coro = cb(ss, ss)
+            coro = _tls_then(ss, cb, self) if ssl and hasattr(s2, "do_handshake") \
+                else cb(ss, ss)
         except Exception as e:
             s2.close()
             core.Loop.call_exception_handler(

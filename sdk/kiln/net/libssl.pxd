@@ -58,6 +58,7 @@ cdef extern from "<openssl/ssl.h>" nogil:
     int SSL_shutdown(SSL *ssl)
     int SSL_get_error(const SSL *ssl, int ret)
     int SSL_pending(const SSL *ssl)
+    int SSL_want(const SSL *s)
     int SSL_set_tlsext_host_name(SSL *s, const char *name)
     int SSL_set1_host(SSL *s, const char *hostname)
     X509_VERIFY_PARAM *SSL_get0_param(SSL *ssl)
@@ -80,6 +81,7 @@ cdef extern from "<openssl/ssl.h>" nogil:
         SSL_ERROR_WANT_WRITE
         SSL_ERROR_SYSCALL
         SSL_ERROR_ZERO_RETURN
+        SSL_WRITING
         SSL_VERIFY_NONE
         SSL_VERIFY_PEER
         SSL_VERIFY_FAIL_IF_NO_PEER_CERT

@@ -99,6 +99,8 @@ cdef struct TlsState:
     unsigned long err           # first OpenSSL error of the last failure
     int ssl_error               # SSL_get_error() of the last failure
     bint handshaking            # the failure happened during the handshake
+    bint established            # the handshake completed (SSL_is_init_finished is not that:
+                                # it is false while post-handshake messages are read)
     bint eof_in_handshake       # the peer closed during the handshake
 
 
@@ -148,7 +150,7 @@ cdef Py_ssize_t _op_read(int fd, void *args, short *events) noexcept nogil:
     cdef TlsState *st = <TlsState*>a.ctx
     cdef int n = <int>a.n if a.n < <size_t>INT_MAX else INT_MAX
     cdef int r
-    cdef bint handshaking = not SSL_is_init_finished(st.ssl)
+    cdef bint handshaking = not st.established
     if n == 0:
         return 0
     ERR_clear_error()
@@ -157,7 +159,11 @@ cdef Py_ssize_t _op_read(int fd, void *args, short *events) noexcept nogil:
     else:
         r = SSL_read(st.ssl, a.buf, n)
     if r > 0:
+        st.established = True
         return r
+    if handshaking and SSL_is_init_finished(st.ssl):
+        st.established = True           # a deferred handshake completed in this call
+        handshaking = False
     return _fail(st, r, events, handshaking)
 
 
@@ -166,13 +172,17 @@ cdef Py_ssize_t _op_write(int fd, void *args, short *events) noexcept nogil:
     cdef TlsState *st = <TlsState*>a.ctx
     cdef int n = <int>a.n if a.n < <size_t>INT_MAX else INT_MAX
     cdef int r
-    cdef bint handshaking = not SSL_is_init_finished(st.ssl)
+    cdef bint handshaking = not st.established
     if n == 0:
         return 0
     ERR_clear_error()
     r = SSL_write(st.ssl, a.buf, n)
     if r > 0:
+        st.established = True
         return r
+    if handshaking and SSL_is_init_finished(st.ssl):
+        st.established = True
+        handshaking = False
     return _fail(st, r, events, handshaking)
 
 
@@ -183,6 +193,7 @@ cdef Py_ssize_t _op_handshake(int fd, void *args, short *events) noexcept nogil:
     ERR_clear_error()
     r = SSL_do_handshake(st.ssl)
     if r == 1:
+        st.established = True
         return 0
     return _fail(st, r, events, True)
 
@@ -522,11 +533,11 @@ cdef class TlsLayer(Layer):
     """One TLS connection (an ``SSL``) installed in a socket's core."""
     cdef TlsState st
     cdef Context context
-    cdef bint done                  # the handshake completed
     cdef bint broken                # a fatal error happened: no close_notify
 
     def __cinit__(self):
         self.st.ssl = NULL
+        self.st.established = False
         self.recv_op = _op_read
         self.send_op = _op_write
         self.ctx = &self.st
@@ -549,7 +560,7 @@ cdef class TlsLayer(Layer):
         cdef int flags
         if self.st.ssl == NULL:
             return
-        if fd >= 0 and SSL_is_init_finished(self.st.ssl) and not self.broken:
+        if fd >= 0 and self.st.established and not self.broken:
             # close_notify, without blocking: the fd is about to be closed.
             flags = fcntl(fd, F_GETFL)
             if flags >= 0 and not (flags & O_NONBLOCK):
@@ -734,19 +745,18 @@ def handshake(SocketCore sock not None):
     cdef TlsLayer layer = _layer(sock)
     cdef IoArgs args
     cdef Py_ssize_t r
-    if layer.done:
+    if layer.st.established:
         return
     args.ctx = &layer.st
     r = sock._call(_op_handshake, &args, POLLIN, 0, sock._deadline(), True, False)
     if r < 0:
         raise_errno(sock.err)
-    layer.done = True
 
 
 def established(SocketCore sock not None):
     """True once the handshake of the TLS socket ``sock`` completed."""
     cdef TlsLayer layer = _layer(sock)
-    return layer.st.ssl != NULL and bool(SSL_is_init_finished(layer.st.ssl))
+    return layer.st.ssl != NULL and layer.st.established
 
 
 def peer_certificate(SocketCore sock not None):
@@ -790,6 +800,15 @@ def ktls(SocketCore sock not None):
     sock._check()
     return (bool(BIO_get_ktls_send(SSL_get_wbio(layer.st.ssl))),
             bool(BIO_get_ktls_recv(SSL_get_rbio(layer.st.ssl))))
+
+
+def want_write(SocketCore sock not None):
+    """After an operation of the non-blocking TLS socket ``sock`` raised BlockingIOError: True
+    if it waits for the socket to be writable (a handshake message to send), False if for
+    readable.  Event loops wait accordingly."""
+    cdef TlsLayer layer = _layer(sock)
+    sock._check()
+    return SSL_want(layer.st.ssl) == SSL_WRITING
 
 
 def is_tls(SocketCore sock not None):

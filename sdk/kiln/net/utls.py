@@ -76,6 +76,11 @@ class SSLSocket(_usocket):
         """``(send, receive)``: whether kernel TLS carries each direction (docs/tls.md)."""
         return _tls.ktls(self)
 
+    def want_write(self):
+        """After BlockingIOError (or None) from a non-blocking call: True if the connection
+        waits to write (a handshake message), False if it waits to read (event loops)."""
+        return _tls.want_write(self)
+
 
 class SSLContext:
     """SSLContext(protocol) -- PROTOCOL_TLS_CLIENT or PROTOCOL_TLS_SERVER."""
