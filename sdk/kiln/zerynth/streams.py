@@ -214,8 +214,12 @@ class serial(stream):
         return len(self._pending) + int.from_bytes(count, "little")
 
     def close(self):
-        """Close the stream (the console itself stays open for the rest of the program)."""
+        """Close the stream: its reads and writes raise OSError (EBADF) from now on.  The
+        console itself stays open: if this stream was ``print``'s default, print writes to the
+        console directly again."""
         self._closed = True
+        if _builtins.default_stream() is self:
+            _builtins.set_default_stream(_builtins.CONSOLE)
 
     def __repr__(self):
         return f"<serial SERIAL{self.drvname} (the console){' closed' if self._closed else ''}>"
