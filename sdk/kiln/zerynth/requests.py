@@ -191,12 +191,12 @@ def _tls_socket(host, ctx):
 def _connect(scheme, host, port, ctx, timeout):
     from networking import socket
     from networking.dns import resolve_ipv4
-    try:
-        ip = resolve_ipv4("requests", host)
-    except OSError as e:
-        raise HTTPConnectionError(f"cannot resolve {host!r}: {e}") from e
     sock = socket.socket() if scheme == "http" else _tls_socket(host, ctx)
     try:
+        try:
+            ip = resolve_ipv4("requests", host)
+        except OSError as e:
+            raise HTTPConnectionError(f"cannot resolve {host!r}: {e}") from e
         if timeout is not None:
             sock.settimeout(timeout)
         sock.connect((ip, port))
