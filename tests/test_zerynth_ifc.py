@@ -158,9 +158,8 @@ def test_socket_ifc_binds_to_the_interface_configure_returned(lab, tmp_path):
     assert by_what["by name"]["reply"] == "HELLO" and by_what["by name"]["bound"] == NEAR_IF
     # Bound to kalt0, the lab's address is taken as on that link (Linux's rule for a bound
     # socket without a route): asked for there, unanswered, never reaching the lab.
-    assert by_what["through the other interface"]["errno"] in (errno.ENETUNREACH,
-                                                                errno.EHOSTUNREACH,
-                                                                errno.ETIMEDOUT)
+    assert by_what["through the other interface"]["errno"] in (
+        errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ETIMEDOUT)
     # The lab saw both connections from the lease's address, one of them to ALT_TARGET.
     assert sorted(server.peers) == sorted([(ALT_TARGET, lease), (FAR_IP, lease)])
 
@@ -224,4 +223,3 @@ def test_wifi_configure_returns_the_radio_as_the_interface(monkeypatch):
         assert s.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16).rstrip(b"\0") == b"lo"
     finally:
         s.close()
-

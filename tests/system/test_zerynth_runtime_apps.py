@@ -23,7 +23,6 @@ import re
 import shutil
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from kiln.errors import (HardwareInitializationError, InvalidHardwareStatusError,
+from kiln.errors import (HardwareInitializationError, InvalidHardwareStatusError,  # noqa: F401
                          InvalidPinError, PeripheralError, UnsupportedError)
 
 # Time units (Zerynth's ``__define`` values).

@@ -261,8 +261,10 @@ def _verb(url, verb, body, params, headers, connection, ctx, timeout, stream_cal
     if body is not None:
         request += body[0]
 
-    sock = connection if connection is not None else _connect(scheme, host, port, ctx,
-                                                                timeout)
+    if connection is not None:
+        sock = connection
+    else:
+        sock = _connect(scheme, host, port, ctx, timeout)
     try:
         if connection is not None and timeout is not None:
             sock.settimeout(timeout)

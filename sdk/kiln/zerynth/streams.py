@@ -183,8 +183,9 @@ class serial(stream):
         while limit is None or len(line) < limit:
             if not self._fill(1):
                 break
-            want = len(self._pending) if limit is None else min(len(self._pending),
-                                                                 limit - len(line))
+            want = len(self._pending)
+            if limit is not None:
+                want = min(want, limit - len(line))
             end = self._pending.find(sep, 0, want)
             take = end + 1 if end >= 0 else want
             line += self._pending[:take]
