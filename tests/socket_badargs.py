@@ -129,6 +129,12 @@ CATEGORIES: dict[str, list[Bad]] = {
                     TypeError), NON_CONTIGUOUS, _bad("int", 4, TypeError),
                 _bad("None", None, TypeError)],
     "address": ADDRESSES,
+    "ifc": [_bad("float", 1.5, TypeError), _bad("bytes", b"lo", TypeError),
+            _bad("list", ["lo"], TypeError), _bad("int 5", 5, ValueError),
+            _bad("-2", -2, ValueError), _bad("empty name", "", ValueError),
+            _bad("name of 16", "x" * 16, ValueError), _bad("name with NUL", "lo\0", ValueError),
+            _bad("name with space", "l o", ValueError),
+            _bad("no such interface", "kilnnosuch0", OSError)],
     "port-or-address": [b for b in ADDRESSES if b.label != "int"] + [
         _bad("int port 65536", 65536, ValueError), _bad("int port -1", -1, ValueError),
         _bad("int port", 80, ValueError, "unix")],
@@ -136,7 +142,7 @@ CATEGORIES: dict[str, list[Bad]] = {
 
 # Category of (callable id, parameter); parameters not listed go by annotation (ANNOTATED).
 SPECIAL = {
-    ("socket", "fileno"): "fileno",
+    ("socket", "fileno"): "fileno", ("socket", "ifc"): "ifc",
     ("socket.recv", "bufsize"): "size", ("socket.recvfrom", "bufsize"): "size",
     ("socket.recv_into", "bufsize"): "count-minus-one",
     ("socket.recvfrom_into", "nbytes"): "count-minus-one",
@@ -161,7 +167,7 @@ ANNOTATED = {"int": "cint", "Buffer | str": "data", "Buffer": "wbuffer", "Addres
 # Valid arguments of each callable (by parameter name) and the kind of socket it runs on.
 VALID: dict[str, tuple[dict[str, Any], str | None]] = {
     "socket": ({"family": std.AF_INET, "af": std.AF_INET, "type": std.SOCK_STREAM, "proto": 0,
-                "fileno": None}, None),
+                "fileno": None, "ifc": None}, None),
     "socket.accept": ({}, "listener"),
     "socket.bind": ({"address": ("127.0.0.1", 0)}, "fresh"),
     "socket.close": ({}, "fresh"),

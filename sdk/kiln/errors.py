@@ -39,3 +39,26 @@ class WifiBadSSID(WifiException):
 
 class WifiBadAuth(WifiException):
     """Enterprise (802.1X/EAP) credentials were refused."""
+
+
+# --- The rest of Zerynth's exception tree (its ``__builtins__``): the names Zerynth programs
+# catch that CPython lacks.  ``IOError``, ``ConnectionError``, ``TimeoutError``,
+# ``NotImplementedError`` ... are CPython's own, in the same places of the tree.
+class UnsupportedError(RuntimeError):
+    """The operation exists in Zerynth's API but this board (or Kiln) cannot perform it."""
+
+
+class PeripheralError(Exception):
+    """A peripheral (pin, bus, converter) failed."""
+
+
+class InvalidPinError(PeripheralError):
+    """The pin does not exist on this board or cannot do what was asked."""
+
+
+class InvalidHardwareStatusError(PeripheralError):
+    """The peripheral is not in a state that allows the operation."""
+
+
+class HardwareInitializationError(PeripheralError):
+    """The peripheral could not be initialised."""

@@ -27,15 +27,19 @@ _timeout_ms = 60000
 
 
 def configure(dhcp: bool = True, ip: str = "", mask: str = "", gateway: str = "",
-              dns: str = "8.8.8.8", timeout: int = 60000, iface: str | None = None) -> None:
+              dns: str = "8.8.8.8", timeout: int = 60000,
+              iface: str | None = None) -> LinuxEthernet:
     """Set the configuration :func:`start` applies: DHCP (default) or static ``ip``/``mask``
     (required) with optional ``gateway`` and ``dns`` (dotted quads); ``timeout`` in ms for
     :func:`start`.  ``iface`` (Kiln extension) names the interface (default: ``$KILN_ETH_IFACE``
-    or the first Ethernet interface).  Raises TypeError/ValueError naming a bad argument."""
+    or the first Ethernet interface).  Returns the interface (Zerynth's ``ifc``: pass it to
+    ``socket.socket(ifc=...)`` to bind a socket to it; its ``ifname`` is the Linux name).
+    Raises TypeError/ValueError naming a bad argument."""
     global _timeout_ms
     check_timeout("configure", timeout)
     _driver.configure(dhcp=dhcp, ip=ip, mask=mask, gateway=gateway, dns=dns, iface=iface)
     _timeout_ms = timeout
+    return _driver
 
 
 def start() -> None:

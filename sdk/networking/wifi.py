@@ -44,12 +44,13 @@ def _radio():
 def configure(ssid: str = "", password: str = "", security: int = WPA_WPA2, dhcp: bool = True,
               ip: str = "", mask: str = "", gateway: str = "", dns: str = "8.8.8.8",
               timeout: int = 10000, ent_user: str = "", ent_pwd: str = "", hostname: str = "",
-              name: str = "wifi", force_dns: bool = False) -> None:
+              name: str = "wifi", force_dns: bool = False):
     """Set what :func:`start` joins: ``ssid`` and ``password`` with ``security`` (``OPEN`` ..
     ``WPA2_WPA3``; ``WPA2_ENTERPRISE`` uses ``ent_user``/``ent_pwd`` with PEAP), DHCP or a
     static ``ip``/``mask``/``gateway``/``dns``, ``timeout`` in ms for :func:`start`.
     ``hostname``, ``name`` and ``force_dns`` are accepted for compatibility (the kernel names
-    the interface; DNS comes from the lease unless ``dhcp=False``).  Raises
+    the interface; DNS comes from the lease unless ``dhcp=False``).  Returns the interface
+    (Zerynth's ``ifc``: ``socket.socket(ifc=...)`` binds a socket to it).  Raises
     ``TypeError``/``ValueError`` naming the argument; nothing changes then."""
     global _timeout_ms
     check_timeout("configure", timeout)
@@ -58,9 +59,11 @@ def configure(ssid: str = "", password: str = "", security: int = WPA_WPA2, dhcp
             raise TypeError(f"configure(): {arg} must be a str, not {type(value).__name__}")
     if not isinstance(force_dns, bool):
         raise TypeError(f"configure(): force_dns must be True or False, not {force_dns!r}")
-    _radio().configure(ssid=ssid, password=password, security=security, dhcp=dhcp, ip=ip,
-                       mask=mask, gateway=gateway, dns=dns, ent_user=ent_user, ent_pwd=ent_pwd)
+    radio = _radio()
+    radio.configure(ssid=ssid, password=password, security=security, dhcp=dhcp, ip=ip,
+                    mask=mask, gateway=gateway, dns=dns, ent_user=ent_user, ent_pwd=ent_pwd)
     _timeout_ms = timeout
+    return radio
 
 
 def start() -> None:

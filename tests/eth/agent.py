@@ -4,7 +4,8 @@ Started as ``ip netns exec NS python -m tests.eth.agent``.  Protocol: one JSON o
 stdin, ``{"fn": "start", "args": [...], "kwargs": {...}}``; one JSON line per call on stdout,
 ``{"ok": result, "elapsed": s}`` or ``{"exc": "ConnectionTimeoutError", "msg": "...",
 "elapsed": s}``.  ``fn`` is any public function of ``networking.eth``; named-tuple
-results (events) are sent as dicts.  EOF on stdin stops the interface and exits.
+results (events) are sent as dicts, the interface ``configure`` returns as
+``{"ifname": name}``.  EOF on stdin stops the interface and exits.
 """
 import json
 import sys
@@ -23,6 +24,8 @@ def call(request: dict) -> dict:
                 "elapsed": time.monotonic() - start}
     if hasattr(result, "_asdict"):          # NamedTuple results (events)
         result = result._asdict()
+    elif hasattr(result, "ifname"):         # the interface configure() returns
+        result = {"ifname": result.ifname}
     return {"ok": result, "elapsed": time.monotonic() - start}
 
 

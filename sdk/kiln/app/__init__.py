@@ -17,8 +17,11 @@ code — ``main.py``, its modules and packages and those of ``lib/`` — gets it
 ``__builtins__``:
 
 - ``zerynth`` (default): the globals Zerynth programs use without importing them (``sleep(ms)``,
-  the exception names, ``WIFI_*`` security constants, ``SOCK_*``/``AF_*``...), and ``import
-  socket`` gives ``networking.socket``;
+  ``thread``, ``print(..., stream=)``, ``new_exception``, the exception names, ``WIFI_*``
+  security constants, ``SOCK_*``/``AF_*``...) in a ``__builtins__`` module the app may change
+  (``__builtins__.__default_stream = s``); ``import socket`` gives ``networking.socket``,
+  ``import streams``/``timers``/``threading``/``requests`` Zerynth's (:mod:`kiln.zerynth`);
+  its source is compiled by the face (Zerynth's ``new_exception(Name, ...)`` statement);
 - ``micropython``: ``const`` without an import, as MicroPython's parser; ``import socket``
   gives ``usocket``, ``import time`` MicroPython's ``time`` and so on
   (``kiln.app.micropython.ALIASES``, the modules of :mod:`kiln.mpy`);
@@ -89,14 +92,29 @@ def app_builtins(api):
 optimize = -1
 
 
-class _AppLoader(importlib.machinery.SourceFileLoader):
-    """Loads the app's own modules with the app's builtins."""
+def app_namespace(api):
+    """``(builtins, compile)`` for app code under ``api``: the object the app sees as
+    ``__builtins__`` (:func:`app_builtins`, or the face's module holding them: Zerynth's) and
+    the function compiling its source (``compile(source, path)``: the face's, or the
+    interpreter's)."""
+    names = app_builtins(api)
+    if api == "zerynth":
+        from kiln.app.zerynth import compile_source, namespace
+        return namespace(names), compile_source
+    return names, None
 
-    def __init__(self, fullname, path, app_names):
+
+class _AppLoader(importlib.machinery.SourceFileLoader):
+    """Loads the app's own modules with the app's builtins (and the face's compiler)."""
+
+    def __init__(self, fullname, path, app_names, compile_app=None):
         super().__init__(fullname, path)
         self._app_names = app_names
+        self._compile_app = compile_app
 
     def get_code(self, fullname):
+        if self._compile_app is not None:       # the face's compiler (Zerynth's)
+            return self._compile_app(self.get_data(self.path), self.path)
         if optimize < 0:
             return super().get_code(fullname)
         # Compiled here at the level asked for, bypassing the bytecode cache (made at the
@@ -119,11 +137,12 @@ class _AppFinder:
     """Meta-path finder giving the app's modules -- in its folder and ``lib/``, packages and
     their submodules included -- the app's builtins."""
 
-    def __init__(self, app_dir, app_names):
+    def __init__(self, app_dir, app_names, compile_app=None):
         self.app_dir = os.path.realpath(app_dir)
         self.app_names = app_names
         self.roots = import_roots(self.app_dir)
         self._prefix = os.path.join(self.app_dir, "")
+        self.compile_app = compile_app
 
     def find_spec(self, fullname, path=None, target=None):
         if path is None:
@@ -139,7 +158,7 @@ class _AppFinder:
         origin = os.path.realpath(spec.origin)
         if os.path.commonpath([origin, self.app_dir]) != self.app_dir:
             return None
-        spec.loader = _AppLoader(fullname, spec.origin, self.app_names)
+        spec.loader = _AppLoader(fullname, spec.origin, self.app_names, self.compile_app)
         return spec
 
 
@@ -153,15 +172,16 @@ def run(path, api="zerynth"):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"app {path!r} does not exist")
-    names = app_builtins(api)
+    names, compile_app = app_namespace(api)
     path = os.path.abspath(path)
     app_dir = os.path.dirname(os.path.realpath(path))
     sys.path[0:0] = import_roots(app_dir)
     os.chdir(app_dir)
     if api != "cpython":
-        sys.meta_path.insert(0, _AppFinder(app_dir, names))
+        sys.meta_path.insert(0, _AppFinder(app_dir, names, compile_app))
     with open(path, "rb") as f:
-        code = compile(f.read(), path, "exec")
+        source = f.read()
+    code = compile(source, path, "exec") if compile_app is None else compile_app(source, path)
     main_module = type(sys)("__main__")
     main_module.__file__ = path
     main_module.__dict__["__builtins__"] = names

@@ -1,34 +1,23 @@
-"""The globals Zerynth programs use without importing them."""
-import time
+"""The Zerynth face of the launcher: the globals Zerynth programs use without importing them,
+what their imports mean, and how their source is compiled.
+
+The runtime itself (``streams``, ``timers``, ``threading``, ``requests`` and the builtins) is
+:mod:`kiln.zerynth`; this module only wires it into the app (docs/zerynth.md).
+"""
+from kiln.zerynth.builtins import (MICROS, MILLIS, NANOS, SECONDS, app_namespace,  # noqa: F401
+                                   micros, millis, sleep)
 
 #: What the app's imports mean under ``--api zerynth`` (``kiln.app.module_aliases``).
 # ``select``: CPython's select API counting the bytes Kiln sockets hold (Zerynth v3 has none).
-ALIASES = {"socket": "networking.socket", "ssl": "kiln.net.zssl", "select": "kiln.select"}
-
-# Zerynth's time units for sleep(duration, time_unit=MILLIS).
-MICROS = 0
-MILLIS = 1
-SECONDS = 2
-_UNIT_SECONDS = {MICROS: 1e-6, MILLIS: 1e-3, SECONDS: 1.0}
-
-
-def sleep(duration, time_unit=MILLIS):
-    """Suspend the calling thread for ``duration`` milliseconds (or ``time_unit`` units)."""
-    if time_unit not in _UNIT_SECONDS:
-        raise ValueError(f"time_unit must be MICROS, MILLIS or SECONDS, got {time_unit!r}")
-    if duration < 0:
-        raise ValueError(f"sleep duration must be >= 0, got {duration}")
-    time.sleep(duration * _UNIT_SECONDS[time_unit])
-
-
-def millis() -> int:
-    """Milliseconds since an arbitrary start (monotonic)."""
-    return time.monotonic_ns() // 1_000_000
-
-
-def micros() -> int:
-    """Microseconds since an arbitrary start (monotonic)."""
-    return time.monotonic_ns() // 1_000
+ALIASES = {
+    "socket": "networking.socket",
+    "ssl": "kiln.net.zssl",
+    "select": "kiln.select",
+    "streams": "kiln.zerynth.streams",
+    "timers": "kiln.zerynth.timers",
+    "threading": "kiln.zerynth.threading",
+    "requests": "kiln.zerynth.requests",
+}
 
 
 def zerynth_globals() -> dict:
@@ -36,12 +25,10 @@ def zerynth_globals() -> dict:
     import networking
     from driver.wifi import security
     from kiln.net import const
+    from kiln.zerynth import builtins as zbuiltins
 
-    names = {
-        "sleep": sleep, "millis": millis, "micros": micros,
-        "MICROS": MICROS, "MILLIS": MILLIS, "SECONDS": SECONDS,
-        "IOError": OSError,
-    }
+    names = zbuiltins.globals_()
+    names["IOError"] = OSError
     # Wi-Fi security modes as WIFI_* (the bare OPEN .. WPA2_WPA3 names are networking.wifi's).
     for value, name in enumerate(security.NAMES):
         names[f"WIFI_{name}"] = value
@@ -54,3 +41,44 @@ def zerynth_globals() -> dict:
                  "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY"):
         names[name] = getattr(const, name)
     return names
+
+
+def namespace(names: dict):
+    """The object the app sees as ``__builtins__``: a module holding ``names``, so that
+    ``__builtins__.__default_stream = s`` (Zerynth's way to change a builtin) works."""
+    return app_namespace(names)
+
+
+def compile_source(source: bytes, path: str):
+    """Compile an app module.  Zerynth's ``new_exception(Name, Parent, "msg")`` statement, whose
+    first argument is a name that does not exist yet, becomes ``Name = new_exception("Name",
+    Parent, "msg")``; sources without ``new_exception`` are compiled as they are."""
+    if b"new_exception" not in source:
+        return compile(source, path, "exec", dont_inherit=True)
+    import ast
+    tree = ast.parse(source, path)
+    tree = _NewExceptionStatements().visit(tree)
+    ast.fix_missing_locations(tree)
+    return compile(tree, path, "exec", dont_inherit=True)
+
+
+def _new_exception_statement_class():
+    import ast
+
+    class NewExceptionStatements(ast.NodeTransformer):
+        def visit_Expr(self, node):
+            call = node.value
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                    and call.func.id == "new_exception" and call.args
+                    and isinstance(call.args[0], ast.Name)):
+                name = call.args[0].id
+                call.args[0] = ast.copy_location(ast.Constant(name), call.args[0])
+                target = ast.copy_location(ast.Name(name, ast.Store()), node)
+                return ast.copy_location(ast.Assign([target], call), node)
+            return node
+
+    return NewExceptionStatements
+
+
+def _NewExceptionStatements():
+    return _new_exception_statement_class()()

@@ -1,5 +1,5 @@
 """Zerynth face: timeouts in milliseconds, recv waits for bufsize, bytearray results."""
-from typing import Any
+from typing import Any, Protocol
 from typing_extensions import Buffer  # stubs only: no runtime dependency
 
 from kiln.net.addr import Address, SockAddr as SockAddr, getaddrinfo as getaddrinfo
@@ -7,13 +7,18 @@ from kiln.net.addr import inet_ntop as inet_ntop, inet_pton as inet_pton
 from kiln.net.const import *
 from kiln.net.core import SocketCore
 
+class Interface(Protocol):
+    """What ``eth.configure()`` / ``wifi.configure()`` return: a network interface."""
+    @property
+    def ifname(self) -> str: ...
+
 IOError = OSError
 error = OSError
 timeout = TimeoutError
 
 class socket(SocketCore):
     def __init__(self, family: int = ..., type: int = ..., proto: int = ...,
-                 fileno: int | None = None) -> None: ...
+                 fileno: int | None = None, ifc: Interface | str | int | None = None) -> None: ...
     def settimeout(self, timeout: int | float | None) -> None: ...
     def gettimeout(self) -> int | float | None: ...
     def setblocking(self, flag: bool) -> None: ...

@@ -12,12 +12,15 @@ Differences from CPython's ``socket`` that Zerynth programs rely on:
   socket and the next read returns them first.  (Zerynth itself drops them.)
 - ``send``/``sendall``/``sendto`` accept str (sent as UTF-8) besides bytes-like objects.
 - ``bind`` takes a port number (bound on all addresses) or an address; ``listen(maxlog=2)``.
+- ``socket(..., ifc=)`` binds the socket to a network interface (Linux's SO_BINDTODEVICE): the
+  interface ``eth.configure()``/``wifi.configure()`` returned, or an interface name.
 """
 from kiln.net.core cimport SocketCore
 from kiln.net.addr cimport wildcard_address, parse_port
 from kiln.net.args cimport (int_or_fail, size_or_fail, timeout_arg, bool_arg,
                             clamped_int_arg)
-from kiln.net.libc cimport sockaddr, sockaddr_storage, socklen_t, bind, errno
+from kiln.net.libc cimport (sockaddr, sockaddr_storage, socklen_t, bind, errno, setsockopt,
+                            SOL_SOCKET, SO_BINDTODEVICE)
 from kiln.net.errors cimport raise_errno, raise_errno_msg
 from libc.limits cimport INT_MAX
 
@@ -31,21 +34,65 @@ timeout = TimeoutError
 
 cdef enum:
     NS_PER_MS = 1000000
+    IFNAMSIZ = 16
+
+
+cdef bytes interface_name(object ifc):
+    """The interface name ``ifc`` designates (None: no interface), checked; TypeError or
+    ValueError naming ``ifc`` otherwise."""
+    if ifc is None:
+        return None
+    if isinstance(ifc, int) and not isinstance(ifc, bool):
+        if ifc == -1:
+            return None
+        raise ValueError(f"socket() argument 'ifc' must be an interface (what eth.configure() "
+                         f"or wifi.configure() returns), an interface name or -1, got {ifc}")
+    name = ifc if isinstance(ifc, str) else getattr(ifc, "ifname", None)
+    if not isinstance(name, str):
+        raise TypeError(f"socket() argument 'ifc' must be an interface (what eth.configure() "
+                        f"or wifi.configure() returns), an interface name or -1, not "
+                        f"{type(ifc).__name__}")
+    try:
+        raw = name.encode("ascii")
+    except UnicodeEncodeError:
+        raw = b""
+    if not 0 < len(raw) < IFNAMSIZ or b"\0" in raw or b"/" in raw or b" " in raw:
+        raise ValueError(f"socket() argument 'ifc': {name!r} is not an interface name (1-15 "
+                         f"ASCII characters, no '/', space or NUL)")
+    return raw
 
 
 cdef class socket(SocketCore):
-    """socket(family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None)
+    """socket(family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None, ifc=None)
 
     A BSD socket with Zerynth semantics.  Raises IOError (OSError) when creation fails.
     ``proto`` defaults to IPPROTO_TCP, which (being the default) means "the type's protocol":
-    ``socket(type=SOCK_DGRAM)`` is a UDP socket.
+    ``socket(type=SOCK_DGRAM)`` is a UDP socket.  ``ifc`` binds it to one network interface:
+    the interface ``eth.configure()`` or ``wifi.configure()`` returned, or an interface name
+    (``None`` or ``-1``: any interface, routed by destination).  On Linux that is
+    SO_BINDTODEVICE: the socket sends and receives only through that interface (OSError ENODEV
+    if it does not exist).
     """
 
-    def __init__(self, family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None):
+    def __init__(self, family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, fileno=None,
+                 ifc=None):
+        cdef bytes name
+        cdef int err
         if self.fd >= 0:
             raise RuntimeError("socket.__init__() called twice")
-        self._open(int_or_fail(family, "socket", "family"), int_or_fail(type, "socket", "type"),
-                   int_or_fail(proto, "socket", "proto"), fileno)
+        c_family = int_or_fail(family, "socket", "family")
+        c_type = int_or_fail(type, "socket", "type")
+        c_proto = int_or_fail(proto, "socket", "proto")
+        name = interface_name(ifc)
+        self._open(c_family, c_type, c_proto, fileno)
+        if name is None:
+            return
+        if setsockopt(self.fd, SOL_SOCKET, SO_BINDTODEVICE, <const char*>name,
+                      <socklen_t>len(name)) < 0:
+            err = errno
+            self.close()
+            raise_errno_msg(err, f"socket() argument 'ifc': cannot bind to interface "
+                                 f"{name.decode()!r}")
 
     def settimeout(self, timeout):
         """Set the timeout of blocking operations in milliseconds (an int; a float is kept to the
