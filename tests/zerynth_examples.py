@@ -1,17 +1,18 @@
-"""Zerynth's published example programs, read byte for byte from Zerynth's own repositories.
+"""Zerynth's published example programs, byte for byte as Zerynth's repositories publish them.
 
-Kiln does not copy Zerynth's code into its tree: the tests read each example from a git copy of
-the repository that publishes it, at a pinned commit.  The copies are looked up in
-``$KILN_ZERYNTH_GIT`` (a folder holding ``examples`` and ``core-zerynth-stdlib``, clones or bare
-mirrors of github.com/zerynth/<name>), then in the development machine's mirror folder
-(``/work/.mirror/zerynth+<name>/repo``).  A missing copy fails the test with the command that
-provides it.
+The files are in ``tests/fixtures/zerynth-examples/`` (copied at the pinned commits below; see
+its README): :func:`example_source` returns one after checking its sha256, so an edited copy
+fails the tests.  ``python tests/zerynth_examples.py GIT_DIR_OF_REPO...`` re-checks the copies
+against git copies of Zerynth's repositories.
 """
 from __future__ import annotations
 
-import os
+import hashlib
 import subprocess
+import sys
 from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "zerynth-examples"
 
 #: name -> (repository, commit, path): the version each test runs.
 EXAMPLES = {
@@ -27,35 +28,36 @@ EXAMPLES = {
     "Timers_Advanced": ("core-zerynth-stdlib", "5cbab869e705e98bbad156d29d2e10b943deac51",
                         "examples/Timers_Advanced/main.py"),
 }
-ENV = "KILN_ZERYNTH_GIT"
-MIRROR = Path("/work/.mirror")
-
-
-def _git_dir(repo: str) -> Path | None:
-    candidates = []
-    if os.environ.get(ENV):
-        candidates.append(Path(os.environ[ENV]) / repo)
-    candidates.append(MIRROR / f"zerynth+{repo}" / "repo")
-    for path in candidates:
-        if (path / ".git").exists():
-            return path / ".git"
-        if (path / "HEAD").is_file():
-            return path
-    return None
+#: name -> sha256 of the copy in FIXTURES (as published at the commit above).
+SHA256 = {}
+for _line in (FIXTURES / "README.md").read_text().splitlines():
+    _cells = [c.strip(" `") for c in _line.split("|")[1:-1]]
+    if len(_cells) == 5 and _cells[0].endswith(".py"):
+        SHA256[_cells[0][:-3]] = _cells[4]
 
 
 def example_source(name: str) -> str:
-    """The text of Zerynth example ``name`` at its pinned commit (AssertionError naming the fix
-    when the repository copy is missing)."""
-    repo, commit, path = EXAMPLES[name]
-    git_dir = _git_dir(repo)
-    assert git_dir is not None, (
-        f"Zerynth's {repo} repository is needed for the {name} example: "
-        f"git clone https://github.com/zerynth/{repo} $KILN_ZERYNTH_GIT/{repo}")
-    shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"],
-                           capture_output=True, text=True, timeout=30)
-    assert shown.returncode == 0, f"{repo}@{commit}:{path}: {shown.stderr.strip()}"
-    return shown.stdout
+    """The text of Zerynth example ``name`` as published at its pinned commit (AssertionError
+    when the copy in the fixtures was changed)."""
+    data = (FIXTURES / f"{name}.py").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == SHA256[name], (
+        f"tests/fixtures/zerynth-examples/{name}.py differs from Zerynth's published file")
+    return data.decode()
+
+
+def check_against(git_dirs: list[str]) -> None:
+    """Compare every copy with the file at its pinned commit in the given git directories of
+    Zerynth's repositories (``examples``, ``core-zerynth-stdlib``)."""
+    for name, (repo, commit, path) in EXAMPLES.items():
+        for git_dir in git_dirs:
+            shown = subprocess.run(["git", "--git-dir", git_dir, "show", f"{commit}:{path}"],
+                                   capture_output=True)
+            if shown.returncode == 0:
+                same = shown.stdout == (FIXTURES / f"{name}.py").read_bytes()
+                print(f"{name}: {'same' if same else 'DIFFERENT'} ({repo}@{commit[:12]})")
+                break
+        else:
+            print(f"{name}: {repo}@{commit[:12]} not found in the given git directories")
 
 
 def with_driver(source: str, driver_line: str) -> str:
@@ -64,3 +66,7 @@ def with_driver(source: str, driver_line: str) -> str:
     marker = "# from texas.cc3000 import cc3000 as wifi_driver"
     assert marker in source, "the example's driver line changed"
     return source.replace(marker, driver_line, 1)
+
+
+if __name__ == "__main__":
+    check_against(sys.argv[1:])
