@@ -1,7 +1,8 @@
-"""Debian's Mosquitto MQTT broker (requirements/apt.txt: ``mosquitto``), run by a test with a
-configuration of its own: on loopback for the host tests (tests/test_micropython_umqtt.py), in
-a network lab for the system tests (tests/system/test_programs.py, through ``NetLab.spawn`` and
-``NetLab.socket``).
+"""Debian's Mosquitto MQTT broker and its command-line clients (requirements/apt.txt:
+``mosquitto``, ``mosquitto-clients``), run by a test with a configuration of its own: on
+loopback for the host tests (tests/test_micropython_umqtt.py), in a network lab for the system
+tests (tests/system/test_programs.py, through ``NetLab.spawn``, ``NetLab.socket`` and
+``NetLab.run``).
 
 The broker runs in the foreground as root (its files live in the test's private directory, which
 the ``mosquitto`` user could not read), without persistence, every message type logged to
@@ -13,6 +14,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -90,3 +92,63 @@ def start(workdir: Path, listeners: Sequence[str], probe: tuple[str, int], *,
     broker.stop()
     raise BrokerError(f"mosquitto did not listen on {probe[0]}:{probe[1]} within {timeout_s:.0f} s "
                       f"(exit status {proc.returncode}); its log:\n{broker.log_text()}")
+
+
+class Subscriber:
+    """Debian's ``mosquitto_sub`` (``mosquitto-clients``) subscribed to ``topic`` with QoS 1 as
+    client ``client_id`` on ``host:port``; every message it receives is kept in
+    :attr:`messages` as ``(topic, qos, payload bytes)``.  ``spawn`` as in :func:`start`.  The
+    subscription is in place once the broker logged its SUBACK (:meth:`wait_subscribed`)."""
+
+    def __init__(self, host: str, port: int, topic: str, client_id: str, *,
+                 spawn: Callable[..., subprocess.Popen] = subprocess.Popen) -> None:
+        self.client_id = client_id
+        self.messages: list[tuple[str, int, bytes]] = []
+        self.proc = spawn(["mosquitto_sub", "-h", host, "-p", str(port), "-i", client_id,
+                           "-t", topic, "-q", "1", "-F", "%t %q %x"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            topic, qos, payload = (line.rstrip("\n").split(" ") + ["", ""])[:3]
+            self.messages.append((topic, int(qos), bytes.fromhex(payload)))
+
+    def wait_subscribed(self, broker: Broker, timeout_s: float = 10.0) -> None:
+        """Block until ``broker`` logged its SUBACK to this client; :class:`BrokerError` with
+        the log after ``timeout_s`` seconds or when ``mosquitto_sub`` exits."""
+        deadline = time.monotonic() + timeout_s
+        while f"Sending SUBACK to {self.client_id}" not in broker.log_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise BrokerError(f"mosquitto_sub {self.client_id} did not subscribe (exit "
+                                  f"status {self.proc.poll()}); the broker's log:\n"
+                                  f"{broker.log_text()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop ``mosquitto_sub`` and wait for the messages it printed.  Idempotent."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._reader.join(10)
+
+
+def publish(host: str, port: int, topic: str, payload: bytes, workdir: Path, client_id: str, *,
+            run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> None:
+    """Publish ``payload`` (any bytes: sent from a file in ``workdir``) to ``topic`` with QoS 1
+    through Debian's ``mosquitto_pub`` as ``client_id``; blocks until the broker acknowledged.
+    ``run(argv)`` runs the command to completion (``NetLab.run`` in a lab).  Raises
+    :class:`BrokerError` with its output when it fails."""
+    message = workdir / f"{client_id}.payload"
+    message.write_bytes(payload)
+    done = run(["mosquitto_pub", "-h", host, "-p", str(port), "-i", client_id, "-t", topic,
+                "-q", "1", "-f", str(message)])
+    if done.returncode != 0:
+        raise BrokerError(f"mosquitto_pub to {topic} failed with status {done.returncode}: "
+                          f"{done.stdout}{done.stderr}")
