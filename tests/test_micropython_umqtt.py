@@ -10,10 +10,11 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+
+import mosquitto as mosquitto_broker
 
 FIXTURE = Path(__file__).parent / "fixtures" / "micropython-lib"
 UMQTT_SHA256 = "3cfd101ef774e0c6f9543425650ddc36168a7bbf4b8b8b71667e27023dfd951f"
@@ -29,36 +30,20 @@ def _free_port():
 def mosquitto(tmp_path):
     """A Mosquitto broker on a free 127.0.0.1 port, with its own config and log in tmp_path;
     stopped (and waited for) at teardown.  Yields ``(port, log_path)``."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    assert Path(binary).exists(), "mosquitto is missing: install requirements/apt.txt"
-    log = tmp_path / "mosquitto.log"
-    for _attempt in range(5):
+    for _attempt in range(5):           # a free port may be taken before the broker binds it
         port = _free_port()
-        conf = tmp_path / "mosquitto.conf"
-        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        f"log_dest file {log}\nlog_type all\nuser root\n")
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        if proc.poll() is None:
-            break
-    else:
-        pytest.fail(f"mosquitto did not start: {log.read_text() if log.exists() else ''}")
-    try:
-        yield port, log
-    finally:
-        proc.terminate()
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+            broker = mosquitto_broker.start(tmp_path, [f"listener {port} 127.0.0.1"],
+                                            ("127.0.0.1", port))
+            break
+        except mosquitto_broker.BrokerError as exc:
+            error = exc
+    else:
+        pytest.fail(str(error))
+    try:
+        yield port, broker.log
+    finally:
+        broker.stop()
 
 
 def test_the_fixture_is_the_published_file():

@@ -1,12 +1,15 @@
 """Host-side servers on a NetLab's link, run on threads of the test process.
 
 Their sockets are created inside the lab namespace (``NetLab.socket``) and bound to the lab's
-host-side address, so only the guest can reach them.  Each answers with
-``lab_checks.reply_for(data)`` (the bytes reversed) and records what it received.
+host-side address, so only the guest can reach them.  The reply servers answer with
+``lab_checks.reply_for(data)`` (the bytes reversed) and record what they received; the file
+server serves fixed files over HTTP; the NTP responder answers with the times it is given.
 """
 from __future__ import annotations
 
+import http.server
 import socket
+import struct
 import threading
 
 from lab_checks import reply_for
@@ -94,3 +97,100 @@ def connect_to_guest(lab, address: str, port: int, timeout_s: float = 30.0) -> s
     sock.settimeout(timeout_s)
     sock.connect((address, port))
     return sock
+
+
+class FileServer:
+    """Serves ``files`` (``{name: bytes}``) over HTTP/1.0 at ``/<name>`` on the lab's host-side
+    address (a free port: :attr:`port`) until :meth:`close`; 404 for anything else.  Records
+    every request as ``(client address, path, status)`` in :attr:`requests`."""
+
+    def __init__(self, lab, files: dict[str, bytes]) -> None:
+        self.files = dict(files)
+        self.requests: list[tuple[str, str, int]] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                body = owner.files.get(self.path.lstrip("/"))
+                status = 404 if body is None else 200
+                owner.requests.append((self.client_address[0], self.path, status))
+                body = b"not found\n" if body is None else body
+                self.send_response(status)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer((str(lab.host_address), 0), Handler,
+                                                       bind_and_activate=False)
+        self._server.socket.close()                 # made in the host's namespace: replace it
+        self._server.socket = lab.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._server.server_bind()
+        self._server.server_activate()
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving (waits for the serving thread) and close the socket."""
+        self._server.shutdown()
+        self._thread.join(5)
+        self._server.server_close()
+
+
+#: Seconds from NTP's epoch (1900-01-01) to the Unix epoch.
+NTP_UNIX_OFFSET = 2208988800
+
+
+class NtpResponder:
+    """An NTP server (RFC 5905, mode 4 replies) on UDP port ``port`` of the lab's host-side
+    address: the n-th query is answered with the n-th Unix time of ``times`` (seconds, int; the
+    timestamp's 32-bit seconds wrap into the next NTP era after 2036-02-07) and a fraction of
+    0.5 s; queries beyond ``times`` get no answer.  Records each query as ``(bytes,
+    (address, port))`` in :attr:`queries`."""
+
+    def __init__(self, lab, times: list[int], port: int = 123) -> None:
+        self.times = list(times)
+        self.queries: list[tuple[bytes, tuple[str, int]]] = []
+        self.error: BaseException | None = None
+        self._sock = lab.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind((str(lab.host_address), port))
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def reply(query: bytes, unix_time: int) -> bytes:
+        """The server's answer to client packet ``query`` carrying ``unix_time``: leap
+        indicator 0, the query's version, mode 4, stratum 1 with reference "KILN", the query's
+        transmit timestamp as originate timestamp, ``unix_time`` as reference, receive and
+        transmit timestamps."""
+        version = (query[0] >> 3) & 7
+        stamp = struct.pack("!II", (unix_time + NTP_UNIX_OFFSET) % 2**32, 2**31)
+        return (struct.pack("!BBbb", version << 3 | 4, 1, query[2], -20) + bytes(8) + b"KILN"
+                + stamp + query[40:48] + stamp + stamp)
+
+    def _serve(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    data, peer = self._sock.recvfrom(1024)
+                except socket.timeout:
+                    continue
+                self.queries.append((data, peer))
+                index = len(self.queries) - 1
+                if len(data) >= 48 and index < len(self.times):
+                    self._sock.sendto(self.reply(data, self.times[index]), peer)
+        except BaseException as exc:  # kept for the test
+            self.error = exc
+
+    def close(self) -> None:
+        """Stop answering and close the socket (what the serving thread raised, if anything,
+        stays in :attr:`error`)."""
+        self._stop.set()
+        self._thread.join(5)
+        self._sock.close()

@@ -24,20 +24,26 @@ Adding a check (one boot still serves all of them):
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 import random
 import re
+import secrets
 import shutil
+import ssl
+import subprocess
 import time
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
+import mosquitto
 from guest import GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
-from servers import connect_to_guest
+from servers import FileServer, NtpResponder, connect_to_guest
 from kiln.host.image.appdir import load as load_app
 from kiln.host.image.artifacts import ImageArtifacts
 from kiln.host.runner import netns
@@ -98,8 +104,134 @@ class WebPagePeer(Peer):
                 self.reply += chunk
 
 
+def make_broker_pki(directory: Path, broker_name: str) -> dict[str, Path]:
+    """A test PKI for one run, made with the openssl command in ``directory`` (created): a CA
+    (``ca.pem``), the broker's certificate for the DNS name ``broker_name`` only
+    (``broker.pem``/``broker.key``: serverAuth) and a client certificate with the common name
+    ``kiln-board`` (``client.pem``/``client.key``: clientAuth); ECDSA P-256, valid two days.
+    Returns ``{file name: path}``; raises AssertionError with openssl's output on failure."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        done = subprocess.run(["openssl", *args], cwd=directory, capture_output=True, text=True)
+        assert done.returncode == 0, f"openssl {' '.join(args)}: {done.stdout}{done.stderr}"
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=Kiln Test CA (one run)",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    for name, subject, ext in (
+            ("broker", broker_name,
+             f"subjectAltName=DNS:{broker_name}\nextendedKeyUsage=serverAuth\n"),
+            ("client", "kiln-board", "extendedKeyUsage=clientAuth\n")):
+        (directory / f"{name}.ext").write_text("basicConstraints=critical,CA:FALSE\n"
+                                               "keyUsage=critical,digitalSignature\n" + ext)
+        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN={subject}")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                "-extfile", f"{name}.ext")
+    return {f: directory / f for f in ("ca.pem", "broker.pem", "broker.key", "client.pem",
+                                       "client.key")}
+
+
+class MosquittoPeer(Peer):
+    """``micropython.mqtt`` and ``micropython.mqtt_tls``: Debian's Mosquitto in the lab, found
+    by the guest as :attr:`NAME` through the lab's DNS; plain MQTT on 1883, MQTT over TLS on
+    8883 with ``require_certificate`` (the client certificate's common name becomes the MQTT
+    user name, so the broker's log shows who connected).  The TLS material is a test PKI made
+    for this run (:func:`make_broker_pki`); the guest gets the CA and its client certificate
+    and key over HTTP from :class:`servers.FileServer` in the lab -- not committed in the app:
+    no key in the repository, nothing that expires, and the app (hence the image, rebuilt only
+    when the app's content changes) stays the same from run to run.
+
+    A ``mosquitto_sub`` on the host keeps what the guest publishes under ``kiln/from-guest/``;
+    on the checks' ``subscribed`` event the host publishes random bytes to the guest with
+    ``mosquitto_pub``.  After the run: :attr:`received` (topic, qos, payload), :attr:`published`
+    (kind -> payload), :attr:`broker_log`, :attr:`pki` (file name -> path; valid until the lab
+    closes: use :attr:`broker_der`)."""
+
+    checks = ("micropython.mqtt", "micropython.mqtt_tls")
+    NAME = "mqtt.kiln.test"
+    KIND = {"micropython.mqtt": "plain", "micropython.mqtt_tls": "tls"}
+
+    def start(self, lab):
+        self.token = secrets.token_hex(8)
+        self.published: dict[str, bytes] = {}
+        self.received: list[tuple[str, int, bytes]] = []
+        self.broker_log = ""
+        self.work = lab.workdir / "mosquitto"
+        self.pki = make_broker_pki(self.work / "pki", self.NAME)
+        self.broker_der = ssl.PEM_cert_to_DER_cert(self.pki["broker.pem"].read_text())
+        self.host = host = str(lab.host_address)
+        lab.add_dns_record(self.NAME, host)
+        self.broker = mosquitto.start(
+            self.work, [f"listener 1883 {host}",
+                        f"listener 8883 {host}\ncafile {self.pki['ca.pem']}\n"
+                        f"certfile {self.pki['broker.pem']}\nkeyfile {self.pki['broker.key']}\n"
+                        f"require_certificate true\nuse_identity_as_username true"],
+            (host, 8883), spawn=lab.spawn, new_socket=lab.socket)
+        self.files = FileServer(lab, {f: self.pki[f].read_bytes()
+                                      for f in ("ca.pem", "client.pem", "client.key")})
+        self.subscriber = mosquitto.Subscriber(host, 1883, "kiln/from-guest/#", "kiln-host-sub",
+                                               spawn=lab.spawn)
+        self.subscriber.wait_subscribed(self.broker)
+        return {"test_mqtt_host": self.NAME, "test_mqtt_port": 1883, "test_mqtts_port": 8883,
+                "test_pki_port": self.files.port, "test_mqtt_token": self.token}
+
+    def event(self, check, what, facts, lab):
+        kind = self.KIND[check]
+        assert what == "subscribed" and facts == {"topic": f"kiln/to-guest/{kind}"}, \
+            (what, facts)
+        payload = secrets.token_bytes(300)
+        mosquitto.publish(self.host, 1883, facts["topic"], payload, self.work,
+                          f"kiln-host-pub-{kind}", run=lab.run)
+        self.published[kind] = payload
+
+    def stop(self):
+        subscriber, files, broker = (getattr(self, name, None)
+                                     for name in ("subscriber", "files", "broker"))
+        try:
+            if subscriber is not None:
+                subscriber.stop()
+                self.received = list(subscriber.messages)
+            if files is not None:
+                files.close()
+        finally:
+            if broker is not None:
+                broker.stop()
+                self.broker_log = broker.log_text()
+
+
+class NtpPeer(Peer):
+    """``micropython.ntp``: an NTP responder (:class:`servers.NtpResponder`) on port 123 of
+    the lab's host side, found by the guest as :attr:`NAME`; it answers the first query with a
+    random time before the NTP era rollover (2036-02-07) and the second with one after it.
+    After the run: :attr:`times` and :attr:`queries`."""
+
+    checks = ()            # no events: the guest reports what it got, the host what it sent
+    NAME = "ntp.kiln.test"
+    ROLLOVER = 2**32 - 2208988800           # 2036-02-07T06:28:16Z as a Unix time
+
+    def start(self, lab):
+        self.times = [random.randrange(1704153600, self.ROLLOVER),      # from 2024-01-02
+                      random.randrange(self.ROLLOVER + 86400, 4102444800)]  # .. 2100-01-01
+        self.queries: list[tuple[bytes, tuple[str, int]]] = []
+        self.error: BaseException | None = None
+        lab.add_dns_record(self.NAME, str(lab.host_address))
+        self.responder = NtpResponder(lab, self.times)
+        return {"test_ntp_host": self.NAME}
+
+    def stop(self):
+        responder = getattr(self, "responder", None)
+        if responder is not None:
+            responder.close()
+            self.queries, self.error = list(responder.queries), responder.error
+
+
 #: Peer classes of the run, one instance each per boot (append yours).
-PEERS: list[type[Peer]] = [WebPagePeer]
+PEERS: list[type[Peer]] = [WebPagePeer, MosquittoPeer, NtpPeer]
 
 
 # --- one boot per board -----------------------------------------------------------------------
@@ -123,6 +255,7 @@ class ProgramsRun:
     results: dict[str, Result]
     peer_errors: dict[str, str]        # check name -> what its peer raised on an event
     host_address: str                  # the lab's host side, as the guest sees it
+    guest_address: str                 # the guest's address (its DHCP lease)
     app_status: int | None
     transcript: str
     peers: dict[type, Peer]
@@ -199,8 +332,10 @@ def programs(board, programs_image, resources) -> ProgramsRun:
                     results[name] = Result(name, True, parse_facts(rest))
                 else:
                     results[name] = Result(name, False, {}, rest)
-            run = ProgramsRun(board.name, results, peer_errors, str(lab.host_address), status,
-                              guest.transcript, peers, artifacts, time.monotonic() - t0)
+            leases = lab.leases()
+            run = ProgramsRun(board.name, results, peer_errors, str(lab.host_address),
+                              str(leases[0].ip) if leases else "", status, guest.transcript,
+                              peers, artifacts, time.monotonic() - t0)
         finally:
             try:
                 starter.close_all()
@@ -281,6 +416,119 @@ def test_a_data_file_served_to_the_host(programs):
     head, _, body = programs.peer(WebPagePeer).reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.0 200 OK\r\n") and b"Content-Length: %d" % len(page) in head
     assert body == page
+
+
+# --- micropython-lib's published clients against real servers in the lab ---------------------
+
+#: micropython-lib's files in the app's lib/, byte for byte as published (lib/README.md).
+PUBLISHED = {
+    "umqtt/simple.py": "3cfd101ef774e0c6f9543425650ddc36168a7bbf4b8b8b71667e27023dfd951f",
+    "ntptime.py": "d95252f784bfc09607656777ff0e5117233e8c06e5deeedd40841d99455f6a0b",
+}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_the_clients_in_lib_are_micropython_libs_published_files():
+    """No boot: the app's lib/ holds the published files unmodified, with their licence, and
+    umqtt stays a namespace folder as mip installs it."""
+    lib = PROGRAMS / "lib"
+    assert {name: sha256((lib / name).read_bytes()) for name in PUBLISHED} == PUBLISHED
+    assert not (lib / "umqtt" / "__init__.py").exists()
+    licence = (lib / "LICENSE.micropython-lib").read_text()
+    assert "The MIT License (MIT)" in licence and "micropython-lib contributors" in licence
+    readme = (lib / "README.md").read_text()
+    assert all(f"`{name}`" in readme and digest in readme for name, digest in PUBLISHED.items())
+
+
+def exchange_facts(peer: MosquittoPeer, kind: str) -> dict[str, str]:
+    """The facts checks/micropython/mqtt.py's ``exchange`` must report for ``kind``."""
+    sent = peer.token.encode() + b" " + bytes(range(256))
+    from_host = peer.published[kind]
+    return {"session": "0", "echo": f"echo {kind} {peer.token}", "sent_sha": sha256(sent),
+            "sent_len": str(len(sent)), "from_host_topic": f"kiln/to-guest/{kind}",
+            "from_host_sha": sha256(from_host), "from_host_len": str(len(from_host))}
+
+
+def test_umqtt_simple_against_mosquitto(programs):
+    """micropython-lib's umqtt.simple on the board, plain MQTT: its own message came back, the
+    host's subscriber got exactly what it published (QoS 1), it got exactly what the host
+    published, and the broker saw it connect from the guest's address."""
+    facts = programs.result("micropython.mqtt").facts
+    peer = programs.peer(MosquittoPeer)
+    assert facts == exchange_facts(peer, "plain")
+    sent = peer.token.encode() + b" " + bytes(range(256))
+    assert ("kiln/from-guest/plain", 1, sent) in peer.received, peer.received
+    assert re.search(rf"New client connected from {re.escape(programs.guest_address)}:\d+ as "
+                     rf"kiln-guest \(p2, c1, k60\)\.", peer.broker_log), peer.broker_log
+
+
+def test_ntptime_against_the_lab_responder(programs):
+    """micropython-lib's ntptime on the board returns the times the responder sent, either side
+    of the 2036 NTP era rollover; the responder got ntptime's NTPv4 client queries from the
+    guest."""
+    facts = programs.result("micropython.ntp").facts
+    peer = programs.peer(NtpPeer)
+    first = datetime.datetime.fromtimestamp(peer.times[0], datetime.timezone.utc)
+    assert facts == {"first": str(peer.times[0]), "second": str(peer.times[1]), "epoch": "1970",
+                     "first_utc": first.strftime("%Y-%m-%dT%H:%M:%S")}
+    assert peer.error is None, peer.error
+    assert [(len(q), q[0], addr) for q, (addr, _port) in peer.queries] == \
+        [(48, 0x23, programs.guest_address)] * 2
+
+
+def broker_tls_failure(guest: str, reason: str) -> str:
+    """A regular expression for Mosquitto's log of a TLS connection from ``guest`` (escaped)
+    that failed with OpenSSL's ``reason``: logged at once with the address, or as an OpenSSL
+    error right after the connection's line (which of the two depends on when the failure
+    surfaces in the broker's accept)."""
+    return (rf"(Client connection from {guest} failed: |New connection from {guest}:\d+ on "
+            rf"port 8883\.\n\d+: OpenSSL Error\[0\]: )error:[0-9A-F]+:SSL routines::"
+            rf"{re.escape(reason)}")
+
+
+def test_mqtt_over_tls_with_a_client_certificate(programs):
+    """umqtt.simple with a ``tls.SSLContext`` on the board, against Mosquitto's TLS listener
+    that requires a client certificate: the guest verified the broker's certificate (the one
+    this run made) by its DNS name, the broker identified the guest by its certificate, the
+    exchange is byte-exact both ways; by IP address the guest refuses the broker (name
+    mismatch), and without its certificate the broker refuses the guest."""
+    facts = programs.result("micropython.mqtt_tls").facts
+    peer = programs.peer(MosquittoPeer)
+    guest = re.escape(programs.guest_address)
+    assert {k: facts[k] for k in exchange_facts(peer, "tls")} == exchange_facts(peer, "tls")
+    sent = peer.token.encode() + b" " + bytes(range(256))
+    assert ("kiln/from-guest/tls", 1, sent) in peer.received, peer.received
+    assert facts["broker_cert_sha"] == sha256(peer.broker_der)
+    assert facts["version"] == "TLSv1.3"
+    assert facts["cipher"] in ("TLS_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256",
+                               "TLS_CHACHA20_POLY1305_SHA256")
+    log = peer.broker_log
+    assert re.search(rf"New client connected from {guest}:\d+ as kiln-guest-tls "
+                     rf"\(p2, c1, k60, u'kiln-board'\)\.", log), log
+    # By address: the guest's verification fails and it tells the broker so.
+    assert facts["by_address"].startswith("SSLCertVerificationError: "), facts["by_address"]
+    assert "certificate verify failed (name mismatch)" in facts["by_address"]
+    assert re.search(broker_tls_failure(guest, "sslv3 alert bad certificate"), log), log
+    # Without a client certificate: the broker refuses it (TLS 1.3: after the client's
+    # handshake, so the guest sees the broker's alert or its reset on the first read).
+    assert re.search(broker_tls_failure(guest, "peer did not return a certificate"), log), log
+    assert facts["no_client_cert"].split(":")[0] in (
+        "ConnectionResetError", "TLSHandshakeError", "SSLError", "SSLEOFError",
+        "BrokenPipeError"), facts["no_client_cert"]
+
+
+def test_kernel_tls_carries_the_guests_mqtt_connection(programs):
+    """The image loads the kernel's TLS module and the MQTT/TLS connection of the guest sends
+    through it (OpenSSL 3.0 offloads TLS 1.3 sending; receiving stays in OpenSSL:
+    docs/tls.md)."""
+    facts = programs.result("micropython.mqtt_tls").facts
+    assert facts["tls_module"] == "True", \
+        f"the {programs.board} image has no kernel TLS (/sys/module/tls): images with TLS " \
+        f"must load the tls module"
+    assert (facts["ktls_send"], facts["ktls_recv"]) == ("True", "False"), facts
 
 
 def test_check_lines_are_parsed_as_the_harness_writes_them():
