@@ -37,6 +37,8 @@ class ImageArtifacts:
     mapped_bytes: int = 0
     rootfs: str = ""
     root_bytes: int = 0                     # the root filesystem image (squashfs / ext4)
+    tls: bool = False                       # the image carries TLS (recipe's [tls] part)
+    tls_reason: str = ""                    # why (or why not), as the build printed it
 
     def save(self, path: Path) -> None:
         """Write this record as JSON to ``path``."""
@@ -71,6 +73,7 @@ class ImageArtifacts:
             f"cmdline      {self.cmdline}  (+ kiln.net=dhcp|static:ADDR/PREFIX,gw=..,dns=..)",
             f"packages     {len(self.packages)} Debian packages, "
             f"{len(self.kiln_extensions)} Kiln extension modules",
+            f"tls          {'yes' if self.tls else 'no'} ({self.tls_reason or 'not recorded'})",
             *([f"sdcard       {self.sdcard} ({self.image_bytes / 2**20:.0f} MiB, "
                f"{self.mapped_bytes / 1e6:.1f} MB mapped; root {self.rootfs} "
                f"{self.root_bytes / 1e6:.1f} MB)",
