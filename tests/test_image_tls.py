@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln import boards, payload
+from kiln import boards
 from kiln.host import image
 from kiln.host.image import cabundle, cpio, elf, qemu_user
 from kiln.host.image.layout import out_root

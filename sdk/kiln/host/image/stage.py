@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln import __version__, payload
+from kiln.app import micropython, zerynth
 from kiln.boards import Board
 from kiln.errors import KilnError
 from kiln.host.image import (bytecompile, cabundle, cache, crossbuild, kernel, pystdlib,
@@ -333,7 +334,12 @@ def _check_imports(root: Path, site: Path, app_src: list[tuple[Path, str]], boar
     without TLS, whose import raises ImportError naming the fix), and the app's imports
     (warning) in the image."""
     kiln_modules = [m for m in bytecompile.module_names(site) if m not in skip]
-    app_imports = sorted(pystdlib.direct_imports([src for src, _ in app_src]))
+    # The app's own modules live in /app, and a face's aliases (``tls`` under --api
+    # micropython) are Kiln modules checked above: neither is importable by its name here.
+    local = {Path(name).stem for _, name in app_src} | set(zerynth.ALIASES) | set(
+        micropython.ALIASES)
+    app_imports = sorted(m for m in pystdlib.direct_imports([src for src, _ in app_src])
+                         if m.split(".")[0] not in local)
     failures = bytecompile.import_check(root, kiln_modules + app_imports, board.qemu_user,
                                         triplet, py)
     kiln_failures = {m: e for m, e in failures.items() if m in kiln_modules}
