@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln import boards
+from kiln import boards, payload
 from kiln.host import image
 from kiln.host.image import cpio, elf, qemu_user, recipe
 from kiln.host.image.layout import out_root
@@ -81,6 +81,9 @@ def test_init_board_files_and_demo_app(members):
     assert "sbin/wpa_supplicant" not in members and "usr/sbin/hostapd" not in members
     modules = members["etc/kiln/modules"].data.decode()
     assert "/ccm.ko" not in modules and "mac80211_hwsim" not in modules
+    # The demo app uses no TLS: no OpenSSL, CA bundle or kernel TLS (tests/test_image_tls.py).
+    assert "/tls.ko" not in modules and "etc/ssl/certs/ca-certificates.crt" not in members
+    assert not [p for p in members if "libssl.so" in p or "libcrypto.so" in p]
     assert members["etc/kiln/board.toml"].data == boards.load(BOARD).source.read_bytes()
     assert members["app/main.py"].data == r.demo_app.read_bytes()
     assert stat.S_ISCHR(members["dev/console"].mode) and members["dev/console"].rdev == (5, 1)
@@ -122,7 +125,11 @@ def test_kiln_extensions_are_aarch64_for_every_pyx(artifacts, unpacked):
                  for p in (REPO / "sdk").rglob("*.pyx"))
     built = sorted(".".join(p.relative_to(site).parts).split(".cpython-")[0]
                    for p in site.rglob("*.so"))
-    assert pyx and set(pyx) <= set(built), "a Cython module of sdk/ was not cross-built"
+    # Every Cython module but the TLS layer, which only images with TLS carry.
+    assert not artifacts.tls and "--with tls adds it" in artifacts.tls_reason
+    assert pyx and set(pyx) - set(payload.TLS_MODULES) <= set(built), \
+        "a Cython module of sdk/ was not cross-built"
+    assert not set(payload.TLS_MODULES) & set(built)
     for so in site.rglob("*.so"):
         assert so.name.endswith(".cpython-311-aarch64-linux-gnu.so")
         assert elf.read(so).machine == "aarch64"
@@ -133,6 +140,7 @@ def test_kiln_extensions_are_aarch64_for_every_pyx(artifacts, unpacked):
 def test_python_and_kiln_import_under_qemu_user(unpacked):
     pyx_modules = sorted(".".join(p.relative_to(REPO / "sdk").with_suffix("").parts)
                          for p in (REPO / "sdk").rglob("*.pyx"))
+    pyx_modules = [m for m in pyx_modules if m not in payload.TLS_MODULES]
     code = ("import os, sys, importlib, socket, json, selectors\n"
             f"mods = {pyx_modules!r}\n"
             "for m in mods + ['networking', 'networking.socket', 'usocket', 'driver.eth.linux',\n"
@@ -160,3 +168,24 @@ def test_stdlib_is_byte_compiled(unpacked):
     assert not missing, missing[:5]
     pyc = next((stdlib / "__pycache__").glob("os.cpython-311.pyc")).read_bytes()
     assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, check_source=0 (PEP 552)
+
+
+def test_tls_faces_name_the_fix_in_an_image_without_tls(unpacked):
+    """An app's ``import ssl`` (either face) fails with the way to get TLS, not with a bare
+    "No module named" about a Kiln internal."""
+    code = ("import importlib\n"
+            f"for m in {list(payload.TLS_FACES)!r}:\n"
+            "    try:\n"
+            "        importlib.import_module(m)\n"
+            "    except ImportError as exc:\n"
+            "        print(m, '|', exc)\n"
+            "    else:\n"
+            "        print(m, '| imported')\n")
+    result = run_target(unpacked, code)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(" | ", 1) for line in result.stdout.splitlines())
+    assert set(lines) == set(payload.TLS_FACES)
+    for module, error in lines.items():
+        face = "tls" if module == "kiln.net.utls" else "ssl"
+        assert error.startswith(f"{face}: this image has no TLS ("), error
+        assert "kiln image build --with tls" in error and "BR2_PACKAGE_PYTHON_KILN_TLS" in error

@@ -174,3 +174,94 @@ def test_cli_reports_an_unknown_board(capsys):
     assert main(["image", "info", "--board", "vax"]) == 2
     err = capsys.readouterr().err
     assert "unknown board 'vax'; known boards:" in err and "qemu-aarch64" in err
+
+
+# ---- TLS: whether an image carries it, the CA bundle, the cross build's flags --------------
+
+def _app(tmp_path, text, name="main.py"):
+    path = tmp_path / name
+    path.write_text(text)
+    return (path, name)
+
+
+def test_tls_is_decided_by_the_apps_code(tmp_path):
+    from kiln.host.image import tlsneed
+    tls = recipe.load().tls
+    plain = [_app(tmp_path, "import socket\nprint('no tls')\n")]
+    assert tlsneed.decide(tls, plain, None) == tlsneed.TlsDecision(
+        False, "the app imports none of ssl, tls, ussl and uses none of IPPROTO_SEC; "
+               "--with tls adds it")
+    assert tlsneed.decide(tls, plain, True) == tlsneed.TlsDecision(True, "--with tls")
+    for text, use in [("import ssl\n", "imports 'ssl' (main.py:1)"),
+                      ("x = 1\nimport ussl as ssl\n", "imports 'ussl' (main.py:2)"),
+                      ("def f():\n    from tls import SSLContext\n", "imports 'tls' (main.py:2)"),
+                      ("import usocket\ns = usocket.socket(usocket.AF_INET,\n"
+                       "    usocket.SOCK_STREAM, usocket.IPPROTO_SEC)\n",
+                       "uses IPPROTO_SEC (main.py:3)"),
+                      ("from usocket import IPPROTO_SEC\n", "uses IPPROTO_SEC (main.py:1)")]:
+        app = [_app(tmp_path, text)]
+        assert tlsneed.decide(tls, app, None) == tlsneed.TlsDecision(True, f"the app {use}"), text
+    # A module next to main.py counts too; --without tls wins and says what will fail.
+    app = [_app(tmp_path, "import mqtt\n"), _app(tmp_path, "import ssl\nimport tls\n", "mqtt.py")]
+    decision = tlsneed.decide(tls, app, False)
+    assert not decision.on
+    assert decision.reason == ("--without tls, although the app imports 'ssl' (mqtt.py:1) and 1 "
+                               "more: that import raises ImportError in this image")
+    # Names that only look alike do not count.
+    app = [_app(tmp_path, "import sslib\nfrom mytls import x\nIPPROTO_SECRET = 1\n")]
+    assert not tlsneed.decide(tls, app, None).on
+
+
+def test_tls_part_of_the_shipped_recipe():
+    r = recipe.load()
+    assert {"libssl3", "ca-certificates"} <= set(r.tls.part.packages)
+    assert "tls" in r.tls.part.modules and r.tls.part.python == ("encodings.idna",)
+    assert r.tls.part.keep == ("etc/ssl/certs/ca-certificates.crt",)
+    with_tls, without = r.content(False, (), True), r.content(False, (), False)
+    assert set(with_tls.packages) - set(without.packages) == set(r.tls.part.packages)
+    assert "tls" in with_tls.modules and "tls" not in without.modules
+
+
+def test_ca_bundle_is_made_as_update_ca_certificates_would(tmp_path):
+    from kiln.host.image import cabundle
+    with pytest.raises(cabundle.CaBundleError, match="ca-certificates"):
+        cabundle.build(tmp_path)
+    mozilla = tmp_path / "usr/share/ca-certificates/mozilla"
+    mozilla.mkdir(parents=True)
+    (mozilla / "b_Root.crt").write_bytes(b"B\n")
+    (mozilla / "a_Root.crt").write_bytes(b"A-no-newline")
+    (mozilla / "ACCV.crt").write_bytes(b"C\n")
+    (mozilla / "README").write_bytes(b"not a certificate\n")
+    local = tmp_path / "usr/local/share/ca-certificates"
+    local.mkdir(parents=True)
+    (local / "site.crt").write_bytes(b"L\n")
+    bundle, count = cabundle.build(tmp_path)
+    assert bundle == tmp_path / "etc/ssl/certs/ca-certificates.crt" and count == 4
+    # C-locale order of the relative paths, a missing final newline added, local CAs last.
+    assert bundle.read_bytes() == b"C\nA-no-newline\nB\nL\n"
+
+
+def test_tls_modules_compile_against_the_targets_openssl(tmp_path):
+    from kiln import payload
+    from kiln.host.image import crossbuild
+    flags = crossbuild.library_flags("kiln.net.tls", tmp_path, "aarch64-linux-gnu")
+    assert flags == [f"-I{tmp_path}/usr/include", f"-I{tmp_path}/usr/include/aarch64-linux-gnu",
+                     f"-L{tmp_path}/usr/lib/aarch64-linux-gnu", "-lssl", "-lcrypto"]
+    assert crossbuild.library_flags("kiln.net.core", tmp_path, "aarch64-linux-gnu") == []
+    assert set(payload.TLS_MODULES) <= set(payload.EXTENSION_LIBRARIES)
+
+
+def test_cli_tls_choice():
+    from kiln.errors import KilnError
+    from kiln.host.image.cli import tls_choice
+    assert tls_choice([], []) is None
+    assert tls_choice(["tls"], []) is True and tls_choice([], ["tls"]) is False
+    with pytest.raises(KilnError, match="exclude each other"):
+        tls_choice(["tls"], ["tls"])
+
+
+def test_cli_rejects_an_unknown_part(capsys):
+    from kiln.host.cli import main
+    with pytest.raises(SystemExit):
+        main(["image", "build", "--board", "qemu-aarch64", "--with", "bluetooth"])
+    assert "invalid choice: 'bluetooth'" in capsys.readouterr().err

@@ -12,6 +12,7 @@ Where board files are looked up, first match wins:
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -66,16 +67,27 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
         # radio that only the Wi-Fi test lab's images have).
         "wifi_driver": (str, False), "wifi_radio": (str, False),
     },
+    # TLS on the board (images with TLS, kiln.net.tls): the client's cipher preference in
+    # OpenSSL's syntax -- "ciphersuites" for TLS 1.3 (SSL_CTX_set_ciphersuites), "ciphers" for
+    # TLS 1.2 (SSL_CTX_set_cipher_list) -- exported to the app as KILN_TLS_CIPHERSUITES /
+    # KILN_TLS_CIPHERS (absent: OpenSSL's defaults, AES-GCM first); and the kernel's crypto
+    # drivers for the board's CPU that kernel TLS uses (loaded at boot in images with TLS).
+    "tls": {"ciphersuites": (str, False), "ciphers": (str, False), "modules": (list, False)},
 }
 # Tables a board file may leave out: [qemu] (hardware-only boards), [sdcard] (QEMU boards),
-# [bsp] (nothing to reset; interfaces default to eth0/wlan0).
-OPTIONAL_TABLES = ("qemu", "sdcard", "bsp")
+# [bsp] (nothing to reset; interfaces default to eth0/wlan0), [tls] (OpenSSL's defaults).
+OPTIONAL_TABLES = ("qemu", "sdcard", "bsp", "tls")
 # Keys whose empty string means "none" (a board without an Ethernet port has eth = "").
 _MAY_BE_EMPTY = {("bsp", "eth"), ("bsp", "wifi"), ("bsp", "wifi_driver")}
 IMAGE_FORMATS = ("initramfs", "sdcard")
 WIFI_RADIOS = ("onboard", "lab")
 SD_ROOTFS = ("squashfs", "ext4")
 COMPRESSIONS = ("zstd", "xz", "gzip")
+# [tls] ciphersuites: TLS 1.3 suite names joined by ":"; ciphers: an OpenSSL cipher string
+# (names, aliases, "+", "!", "-", "@STRENGTH"/"@SECLEVEL=n"), ":"-separated.  Both end up in
+# board.env, which the init reads as shell: nothing outside these characters is accepted.
+_TLS13_SUITES_RE = re.compile(r"TLS_[A-Z0-9_]+(:TLS_[A-Z0-9_]+)*")
+_CIPHER_STRING_RE = re.compile(r"[A-Za-z0-9_+!@=.-]+(:[A-Za-z0-9_+!@=.-]+)*")
 
 
 class BoardError(KilnError):
@@ -152,6 +164,9 @@ class Board:
     wifi_iface: str = "wlan0"
     wifi_driver: str = ""           # driver.wifi.<name> of the board's radio ("" : none)
     wifi_radio: str = "onboard"     # "onboard", or "lab": only test-lab images have the radio
+    tls_ciphersuites: str = ""      # TLS 1.3 client preference ("" : OpenSSL's default)
+    tls_ciphers: str = ""           # TLS 1.2 client preference ("" : OpenSSL's default)
+    tls_modules: tuple[str, ...] = ()  # kernel crypto drivers for kernel TLS on this CPU
 
     def has_wifi(self, labs: tuple[str, ...] = ()) -> bool:
         """True if an image built with the test-lab parts ``labs`` has this board's radio."""
@@ -225,7 +240,7 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
     _check_schema(data, source)
     b, deb, k, py, cross, img = (data[t] for t in
                                  ("board", "debian", "kernel", "python", "cross", "image"))
-    q, sd, bsp = (data.get(t) for t in OPTIONAL_TABLES)
+    q, sd, bsp, tls = (data.get(t) for t in OPTIONAL_TABLES)
     if named_after_board and b["name"] != source.stem:
         _fail(source, "board", "name", f"is {b['name']!r} but the file is named {source.name}")
     lists = [("board", "compatible"), ("kernel", "modules"), ("cross", "packages")]
@@ -235,6 +250,7 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
               if sd and k in sd]
     lists += [("qemu", k) for k in ("append", "dtb_disable", "dtb_delete") if q and k in q]
     lists += [("bsp", key) for key in ("leds_off", "interfaces_down") if bsp and key in bsp]
+    lists += [("tls", "modules")] if tls and "modules" in tls else []
     for table, key in lists:
         items = data[table][key]
         if not all(isinstance(i, str) and i for i in items):
@@ -266,6 +282,17 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
     if bsp and bsp.get("wifi_radio", "onboard") not in WIFI_RADIOS:
         _fail(source, "bsp", "wifi_radio", f"is {bsp['wifi_radio']!r}; expected one of "
                                            f"{WIFI_RADIOS}")
+    tls = tls or {}
+    if "ciphersuites" in tls and not _TLS13_SUITES_RE.fullmatch(tls["ciphersuites"]):
+        _fail(source, "tls", "ciphersuites", f"is {tls['ciphersuites']!r}; expected TLS 1.3 "
+                                             f"suite names joined by ':' (OpenSSL's syntax, "
+                                             f"e.g. 'TLS_CHACHA20_POLY1305_SHA256:"
+                                             f"TLS_AES_128_GCM_SHA256')")
+    if "ciphers" in tls and not _CIPHER_STRING_RE.fullmatch(tls["ciphers"]):
+        _fail(source, "tls", "ciphers", f"is {tls['ciphers']!r}; expected an OpenSSL cipher "
+                                        f"string (e.g. 'CHACHA20:ALL:!COMPLEMENTOFDEFAULT:"
+                                        f"!eNULL'): names and aliases joined by ':', with "
+                                        f"'+', '!', '-', '@' -- no spaces or quotes")
     if img["format"] not in IMAGE_FORMATS:
         _fail(source, "image", "format", f"is {img['format']!r}; expected one of {IMAGE_FORMATS}")
     if (img["format"] == "sdcard") != (sd is not None):
@@ -311,6 +338,8 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         eth_iface=bsp.get("eth", "eth0"), wifi_iface=bsp.get("wifi", "wlan0"),
         wifi_driver=bsp.get("wifi_driver", ""), wifi_radio=bsp.get("wifi_radio", "onboard"),
         soc=b.get("soc", ""),
+        tls_ciphersuites=tls.get("ciphersuites", ""), tls_ciphers=tls.get("ciphers", ""),
+        tls_modules=tuple(tls.get("modules", ())),
     )
 
 

@@ -45,6 +45,13 @@ EXTRA_COMPILE_ARGS = ("-O2", "-fno-strict-aliasing")
 EXTENSION_LIBRARIES = {"kiln.net.tls": ("ssl", "crypto")}
 #: Modules that need OpenSSL at run time: built and shipped only in images with TLS.
 TLS_MODULES = ("kiln.net.tls",)
+#: The faces' TLS modules (MicroPython's ``tls``/``ssl``, Zerynth's ``ssl``): shipped in every
+#: image; without TLS their import raises ImportError naming how to get TLS, so an image
+#: without TLS leaves them out of its import check.
+TLS_FACES = ("kiln.net.utls", "kiln.net.ussl", "kiln.net.zssl")
+#: ``$KILN_TLS=0`` makes ``setup.py`` leave :data:`TLS_MODULES` out (Buildroot's python-kiln
+#: without BR2_PACKAGE_PYTHON_KILN_TLS: no OpenSSL on the board).
+TLS_ENV = "KILN_TLS"
 #: Value of ``$KILN_PAYLOAD`` that makes ``setup.py`` install the board-side payload only.
 PAYLOAD_ENV = "KILN_PAYLOAD"
 BOARD = "board"

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))      # tests/: helpers shared with the host tier (tls_pki)
 sys.path.insert(0, str(HERE / "apps"))
 sys.path.insert(0, str(HERE))
 

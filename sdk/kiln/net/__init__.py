@@ -13,4 +13,6 @@ Modules, one concern each:
 - ``const``      the constants both faces export (values from the target's C headers).
 - ``zsocket``    the Zerynth face (``networking.socket``): milliseconds, recv waits for bufsize.
 - ``usocket``    the MicroPython face (``usocket``): seconds, stream methods, OSError(errno).
+- ``tlsload``    the TLS layer for the faces' TLS modules, or an ImportError naming the fix on
+                 an image built without TLS.
 """

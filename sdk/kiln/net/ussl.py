@@ -7,9 +7,12 @@ and ``ssl.wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=CE
 cadata=None, server_hostname=None, do_handshake=True)`` makes a context and wraps ``sock``.
 Its default does not verify the server: the first such connection prints one warning line.
 """
-from kiln.net import utls as _utls
-from kiln.net.utls import *  # noqa: F401,F403  (constants, SSLError, SSLSocket, ...)
-from kiln.net.utls import PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, CERT_NONE
+from kiln.net.tlsload import tls_layer as _tls_layer
+
+_tls_layer("ssl")       # on an image without TLS: ImportError naming `ssl` and the fix
+from kiln.net import utls as _utls  # noqa: E402
+from kiln.net.utls import *  # noqa: E402,F401,F403  (constants, SSLError, SSLSocket, ...)
+from kiln.net.utls import PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, CERT_NONE  # noqa: E402
 
 
 class SSLContext(_utls.SSLContext):

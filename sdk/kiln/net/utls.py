@@ -23,8 +23,10 @@ naming the call; see docs/tls.md.
 """
 import sys as _sys
 
-from kiln.net import tls as _tls
+from kiln.net.tlsload import tls_layer
 from kiln.net.usocket import socket as _usocket
+
+_tls = tls_layer("tls")
 
 PROTOCOL_TLS_CLIENT = 0
 PROTOCOL_TLS_SERVER = 1

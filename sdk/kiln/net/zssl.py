@@ -21,9 +21,11 @@ As Zerynth's stdlib documents (core-zerynth-stdlib ``ssl.py``):
 ``CERT_NONE`` (the default) does not verify the server: the first such connection prints one
 warning line.  With CERT_REQUIRED and no ``cacert``, the image's CA bundle verifies.
 """
-from kiln.net import tls as _tls
+from kiln.net.tlsload import tls_layer
 from kiln.net.zsocket import socket as _zsocket
 from kiln.net.const import AF_INET, SOCK_STREAM, IPPROTO_TCP
+
+_tls = tls_layer("ssl")
 
 CERT_NONE = 1
 CERT_OPTIONAL = 2

@@ -11,8 +11,10 @@ Reads SOURCE_DIR/board_configs/BOARD.toml with Kiln's own board loader
 - etc/kiln/board.env: the facts the init exports to the app launcher
   and the drivers (KILN_BOARD, KILN_ETH_IFACE, KILN_WIFI_IFACE,
   KILN_WIFI_DRIVER; an interface the image does not have is left out:
-  the radio unless --wifi, given when the image carries wpa_supplicant),
-  as Kiln's image builder writes them (kiln.host.image.stage.board_env).
+  the radio unless --wifi, given when the image carries wpa_supplicant;
+  KILN_TLS_CIPHERSUITES, KILN_TLS_CIPHERS: the board's TLS client cipher
+  preference, when its file has one), as Kiln's image builder writes
+  them (kiln.host.image.stage.board_env).
 """
 import sys
 from pathlib import Path
@@ -21,7 +23,9 @@ from pathlib import Path
 def board_env(board, wifi):
     facts = {"KILN_BOARD": board.name, "KILN_ETH_IFACE": board.eth_iface,
              "KILN_WIFI_IFACE": board.wifi_iface if wifi else "",
-             "KILN_WIFI_DRIVER": board.wifi_driver if wifi else ""}
+             "KILN_WIFI_DRIVER": board.wifi_driver if wifi else "",
+             "KILN_TLS_CIPHERSUITES": board.tls_ciphersuites,
+             "KILN_TLS_CIPHERS": board.tls_ciphers}
     return "".join(f"{name}={value}\n"
                    for name, value in facts.items() if value)
 

@@ -22,11 +22,13 @@ def _board(board):
 
 
 def build(board, app=None, out_dir=None, *, progress=True, refresh_index=False,
-          labs=()) -> ImageArtifacts:
+          labs=(), tls=None) -> ImageArtifacts:
     """Build the image of ``board`` (a name or :class:`kiln.boards.Board`) and return it.
 
     ``app`` is the path of the app's ``main.py`` (None: the demo app); outputs go to
     ``out_dir`` (default ``out/<board>/``).  ``progress`` prints each step on stderr.
+    ``tls``: True/False build the image with/without TLS (``--with tls``/``--without tls``);
+    None (default) gives it TLS when the app's code uses it (:mod:`kiln.host.image.tlsneed`).
     Blocks (about a minute warm, several minutes on a cold package cache).  Raises
     :class:`kiln.errors.KilnError` subclasses naming the fix (missing tools, unknown board,
     unreachable mirror without cached index, failing cross build, missing ``app`` -- the latter
@@ -36,28 +38,28 @@ def build(board, app=None, out_dir=None, *, progress=True, refresh_index=False,
     from kiln.host.image.progress import Progress
     return builder.build(_board(board), Path(app) if app else None,
                          Path(out_dir) if out_dir else None, Progress(progress),
-                         refresh_index=refresh_index, labs=tuple(labs))
+                         refresh_index=refresh_index, labs=tuple(labs), tls=tls)
 
 
-def cached(board, app=None, out_dir=None, labs=()) -> ImageArtifacts | None:
+def cached(board, app=None, out_dir=None, labs=(), tls=None) -> ImageArtifacts | None:
     """The existing image of ``board`` when none of its inputs changed since it was built.
 
     Inputs are the board file, recipe, templates, app, Kiln's sources and the package index.
     Returns None when there is no image or it is stale (:func:`changed_inputs` says why).
     Never touches the network.
     """
-    found = _check(board, app, out_dir, tuple(labs))
+    found = _check(board, app, out_dir, tuple(labs), tls)
     return found[0] if found and not found[1] else None
 
 
-def changed_inputs(board, app=None, out_dir=None, labs=()) -> list[str] | None:
+def changed_inputs(board, app=None, out_dir=None, labs=(), tls=None) -> list[str] | None:
     """Inputs that changed since ``board``'s image was built (``file:<path>``, ``text:app``,
     ``stat:<index>``...); [] when it is up to date, None when there is no image to compare."""
-    found = _check(board, app, out_dir, tuple(labs))
+    found = _check(board, app, out_dir, tuple(labs), tls)
     return None if found is None else found[1]
 
 
-def _check(board, app, out_dir, labs=()):
+def _check(board, app, out_dir, labs=(), tls=None):
     import json
     from kiln.host.image import cache, recipe, stage
     from kiln.host.image.layout import OutLayout
@@ -72,7 +74,7 @@ def _check(board, app, out_dir, labs=()):
     except (OSError, ValueError, TypeError):
         return None
     new = stage.input_manifest(b, r, Path(app).resolve() if app else None,
-                               stage.private_apt(layout, r), labs)
+                               stage.private_apt(layout, r), labs, tls)
     diff = cache.changed(old, new)
     if not diff and (artifacts.key != cache.manifest_key(new)
                      or not all(p.is_file() for p in artifacts.files())):
@@ -80,8 +82,9 @@ def _check(board, app, out_dir, labs=()):
     return artifacts, diff
 
 
-def ensure(board, app=None, out_dir=None, *, progress=True, labs=()) -> ImageArtifacts:
+def ensure(board, app=None, out_dir=None, *, progress=True, labs=(),
+           tls=None) -> ImageArtifacts:
     """:func:`cached` if it is up to date, otherwise :func:`build` (for tests and the runner);
-    ``labs`` as for :func:`build`."""
-    return (cached(board, app, out_dir, labs)
-            or build(board, app, out_dir, progress=progress, labs=labs))
+    ``labs`` and ``tls`` as for :func:`build`."""
+    return (cached(board, app, out_dir, labs, tls)
+            or build(board, app, out_dir, progress=progress, labs=labs, tls=tls))

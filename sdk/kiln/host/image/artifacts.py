@@ -39,6 +39,8 @@ class ImageArtifacts:
     root_bytes: int = 0                     # the root filesystem image (squashfs / ext4)
     app_files: int = 0                      # the app under /app: files and their bytes
     app_bytes: int = 0
+    tls: bool = False                       # the image carries TLS (recipe's [tls] part)
+    tls_reason: str = ""                    # why (or why not), as the build printed it
 
     def save(self, path: Path) -> None:
         """Write this record as JSON to ``path``."""
@@ -74,6 +76,7 @@ class ImageArtifacts:
             f"app          {self.app_files} files, {self.app_bytes} bytes under /app",
             f"packages     {len(self.packages)} Debian packages, "
             f"{len(self.kiln_extensions)} Kiln extension modules",
+            f"tls          {'yes' if self.tls else 'no'} ({self.tls_reason or 'not recorded'})",
             *([f"sdcard       {self.sdcard} ({self.image_bytes / 2**20:.0f} MiB, "
                f"{self.mapped_bytes / 1e6:.1f} MB mapped; root {self.rootfs} "
                f"{self.root_bytes / 1e6:.1f} MB)",

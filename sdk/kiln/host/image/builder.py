@@ -24,10 +24,12 @@ PACKERS = {"initramfs": initramfs.pack, "sdcard": sdcard.pack}
 
 
 def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progress,
-          refresh_index: bool = False, labs: tuple[str, ...] = ()) -> ImageArtifacts:
+          refresh_index: bool = False, labs: tuple[str, ...] = (),
+          tls: bool | None = None) -> ImageArtifacts:
     """Build ``board``'s image with ``app`` (None: the demo app) into ``out_dir`` (default
     ``out/<board>/``) and record it (``build.json``, ``inputs.json``).  ``labs``: test-lab parts
-    of the recipe to add (``("wifi",)``).
+    of the recipe to add (``("wifi",)``); ``tls``: with (True) or without (False) TLS, None:
+    as the app's code needs (:mod:`kiln.host.image.tlsneed`).
 
     Blocks for tens of seconds (minutes on a cold package cache).  Raises a
     :class:`kiln.errors.KilnError` subclass naming the fix for every expected failure.
@@ -43,12 +45,13 @@ def build(board: Board, app: Path | None, out_dir: Path | None, progress: Progre
     hostcheck.require(board)
     layout = OutLayout.for_board(board.name, board.debian_arch, out_dir)
     hostcheck.require_writable(layout.out_dir)
-    staged = stage(board, app, layout, recipe, progress, refresh_index, labs)
+    staged = stage(board, app, layout, recipe, progress, refresh_index, labs, tls)
     with progress.step(f"packing {board.image_format}"):
         artifacts = packer(staged, board, layout)
     artifacts = dataclasses.replace(
         artifacts, build_seconds=round(time.monotonic() - t0, 2),
         app_files=staged.app_files, app_bytes=staged.app_bytes,
+        tls=staged.tls, tls_reason=staged.tls_reason,
         step_seconds={k: round(v, 2) for k, v in progress.timings.items()})
     artifacts.save(layout.record)
     layout.inputs.write_text(json.dumps(staged.inputs, indent=1, sort_keys=True) + "\n")

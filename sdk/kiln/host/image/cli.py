@@ -1,6 +1,7 @@
 """``kiln image``: build and inspect firmware images.
 
-    kiln image build --board B [--app main.py|DIR] [--out DIR] [--lab NAME] [--refresh] [--quiet]
+    kiln image build --board B [--app main.py|DIR] [--out DIR] [--with tls | --without tls]
+                     [--lab NAME] [--refresh] [--quiet]
     kiln image info  --board B [--out DIR]
     kiln image boards
 """
@@ -29,6 +30,12 @@ def register(subparsers) -> None:
     b.add_argument("--lab", action="append", default=[], metavar="NAME",
                    help="add a test-lab part of the recipe (wifi: simulated radios and an "
                         "access point; never for production images); repeatable")
+    b.add_argument("--with", dest="with_parts", action="append", default=[], choices=["tls"],
+                   help="add an optional part of the recipe: tls (OpenSSL, the CA bundle, "
+                        "kernel TLS and Kiln's ssl/tls modules; by default an image gets TLS "
+                        "when its app imports ssl, tls or ussl, or uses IPPROTO_SEC)")
+    b.add_argument("--without", dest="without_parts", action="append", default=[],
+                   choices=["tls"], help="leave an optional part out even if the app uses it")
     b.add_argument("--quiet", action="store_true", help="no progress lines")
     b.set_defaults(func=_build)
 
@@ -41,12 +48,22 @@ def register(subparsers) -> None:
     n.set_defaults(func=_boards)
 
 
+def tls_choice(with_parts: list[str], without_parts: list[str]) -> bool | None:
+    """``--with tls`` -> True, ``--without tls`` -> False, neither -> None (the app decides);
+    both: a :class:`kiln.errors.KilnError`."""
+    from kiln.errors import KilnError
+    if "tls" in with_parts and "tls" in without_parts:
+        raise KilnError("--with tls and --without tls exclude each other; give one")
+    return True if "tls" in with_parts else False if "tls" in without_parts else None
+
+
 def _build(args: argparse.Namespace) -> int:
     import kiln.host.image as image
     artifacts = None
+    tls = tls_choice(args.with_parts, args.without_parts)
     if args.if_changed:
-        artifacts = image.cached(args.board, args.app, args.out, args.lab)
-        changed = (image.changed_inputs(args.board, args.app, args.out, args.lab)
+        artifacts = image.cached(args.board, args.app, args.out, args.lab, tls)
+        changed = (image.changed_inputs(args.board, args.app, args.out, args.lab, tls)
                    if not artifacts else None)
         if changed and not args.quiet:
             shown = ", ".join(c.split(":", 1)[-1] for c in changed[:5])
@@ -54,7 +71,7 @@ def _build(args: argparse.Namespace) -> int:
             print(f"kiln: rebuilding, changed inputs: {shown}{more}", file=sys.stderr)
     if artifacts is None:
         artifacts = image.build(args.board, args.app, args.out, progress=not args.quiet,
-                                refresh_index=args.refresh, labs=args.lab)
+                                refresh_index=args.refresh, labs=args.lab, tls=tls)
     print(artifacts.summary())
     return 0
 

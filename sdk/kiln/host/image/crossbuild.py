@@ -7,6 +7,11 @@ into C by Cython on the host and compiled by the board's cross GCC against the t
 headers (``libpython3.X-dev:<arch>`` unpacked with ``dpkg-deb -x``), with the target's extension
 suffix (``.cpython-311-aarch64-linux-gnu.so``).  No setuptools run, no sysconfig tricks: one
 compiler call per module, all of them in parallel.
+
+Modules that link a library besides libc (:data:`kiln.payload.EXTENSION_LIBRARIES`: the TLS
+layer, OpenSSL) compile against the *target's* headers and link the target's libraries --
+``libssl-dev:<arch>`` and ``libssl3:<arch>`` unpacked the same way -- and are checked to name
+them in ``DT_NEEDED`` (``libssl.so.3``), so the image's loader finds the image's libssl.
 """
 from __future__ import annotations
 
@@ -62,13 +67,28 @@ def require_cython():
     return cythonize
 
 
+def library_flags(name: str, openssl: Path | None, triplet: str) -> list[str]:
+    """Compiler and linker flags module ``name`` needs besides Python's: for the modules of
+    :data:`kiln.payload.TLS_MODULES`, the target's OpenSSL headers and libraries in
+    ``openssl`` (``usr/include``, ``usr/include/<triplet>`` for ``opensslconf.h``,
+    ``usr/lib/<triplet>``), then ``-l`` per :data:`kiln.payload.EXTENSION_LIBRARIES`."""
+    flags = []
+    if name in payload.TLS_MODULES and openssl is not None:
+        flags += [f"-I{openssl / 'usr/include'}", f"-I{openssl / 'usr/include' / triplet}",
+                  f"-L{openssl / 'usr/lib' / triplet}"]
+    return flags + [f"-l{lib}" for lib in payload.EXTENSION_LIBRARIES.get(name, ())]
+
+
 def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str,
-          expected_machine: str) -> Path:
+          expected_machine: str, openssl: Path | None = None) -> Path:
     """Cross-build the payload in ``work``; returns the staged site-packages directory.
 
-    ``pydev`` is the unpacked ``libpython3.X-dev`` of the target.  Blocks (seconds; the Cython
-    step dominates).  Raises :class:`CrossBuildError` with the compiler output on failure, or
-    when a built ``.so`` is not for ``expected_machine``.
+    ``pydev`` is the unpacked ``libpython3.X-dev`` of the target; ``openssl`` the unpacked
+    ``libssl-dev`` and ``libssl3`` of the target, which the TLS modules
+    (:data:`kiln.payload.TLS_MODULES`) build against -- None leaves them out.  Blocks
+    (seconds; the Cython step dominates).  Raises :class:`CrossBuildError` with the compiler
+    output on failure, when a built ``.so`` is not for ``expected_machine``, or when it does not
+    name a library it links in ``DT_NEEDED``.
     """
     cythonize = require_cython()
     src, lib = work / "src", work / "lib"
@@ -79,6 +99,8 @@ def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, src / rel)
     modules = payload.extension_sources({p.name: str(p) for p in sorted(src.iterdir())}, True)
+    if openssl is None:
+        modules = [(name, pyx) for name, pyx in modules if name not in payload.TLS_MODULES]
     try:
         cythonize([str(pyx) for _, pyx in modules], compiler_directives=payload.CYTHON_DIRECTIVES,
                   include_path=[str(src)], quiet=True, nthreads=os.cpu_count() or 1)
@@ -95,8 +117,12 @@ def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str
         name, pyx = module
         out = lib / (name.replace(".", "/") + suffix)
         out.parent.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run([cc, *flags, str(Path(pyx).with_suffix(".c")), "-o", str(out)],
-                                text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        extra = library_flags(name, openssl, triplet)
+        # Include directories first, libraries after the source they resolve.
+        cmd = [cc, *flags, *(f for f in extra if not f.startswith("-l")),
+               str(Path(pyx).with_suffix(".c")), "-o", str(out),
+               *(f for f in extra if f.startswith("-l"))]
+        result = subprocess.run(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if result.returncode != 0:
             raise CrossBuildError(f"{cc} failed on {name} (status {result.returncode}):\n"
                                   f"{result.stdout[-3000:]}")
@@ -104,6 +130,13 @@ def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         built = list(pool.map(compile_one, modules))
+    for (name, _pyx), so in zip(modules, built):
+        needed = elf.read(so).needed
+        for library in payload.EXTENSION_LIBRARIES.get(name, ()):
+            if not any(n.startswith(f"lib{library}.so") for n in needed):
+                raise CrossBuildError(f"{so.name} links -l{library} but its DT_NEEDED is "
+                                      f"{list(needed)}: it would not load lib{library} in the "
+                                      f"image")
     for path in src.rglob("*"):
         if path.is_file() and path.suffix not in (".pyx", ".pxd", ".c"):
             (lib / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)

@@ -16,18 +16,30 @@ class RecipeError(KilnError):
 
 @dataclass(frozen=True)
 class Part:
-    """What one part of an image adds: Debian packages, paths kept from pruning, kernel modules
-    and templates (``(source in images/, path in the image, mode)``)."""
+    """What one part of an image adds: Debian packages, paths kept from pruning, kernel modules,
+    templates (``(source in images/, path in the image, mode)``) and stdlib modules its code
+    needs that the import scan cannot see (``python``: e.g. a codec looked up by name)."""
 
     packages: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     modules: tuple[str, ...] = ()
     templates: tuple[tuple[str, str, int], ...] = ()
+    python: tuple[str, ...] = ()
 
     def __add__(self, other: "Part") -> "Part":
         return Part(*(a + b for a, b in zip(
-            (self.packages, self.keep, self.modules, self.templates),
-            (other.packages, other.keep, other.modules, other.templates))))
+            (self.packages, self.keep, self.modules, self.templates, self.python),
+            (other.packages, other.keep, other.modules, other.templates, other.python))))
+
+
+@dataclass(frozen=True)
+class TlsPart:
+    """The ``[tls]`` part: what it adds (``part``) and what in an app's code asks for it --
+    modules imported (``app_imports``) or names used (``app_names``)."""
+
+    part: Part = Part()
+    app_imports: tuple[str, ...] = ()
+    app_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,11 +69,12 @@ class Recipe:
     kernel_modules: tuple[str, ...] = ()   # loaded by every image, before the board's
     wifi: Part = Part()                    # added when the board names a Wi-Fi driver
     labs: dict[str, Part] = field(default_factory=dict)  # test-lab parts ([lab.NAME])
+    tls: TlsPart = TlsPart()               # added when the app needs TLS (kiln.host.image.tlsneed)
 
-    def content(self, wifi: bool, labs: tuple[str, ...] = ()) -> Part:
+    def content(self, wifi: bool, labs: tuple[str, ...] = (), tls: bool = False) -> Part:
         """Everything an image holds besides the board's own modules: the base recipe, the
-        Wi-Fi part when ``wifi``, and the named test-lab parts (``RecipeError`` for an unknown
-        lab, naming the known ones)."""
+        Wi-Fi part when ``wifi``, the TLS part when ``tls``, and the named test-lab parts
+        (``RecipeError`` for an unknown lab, naming the known ones)."""
         known = self.labs or {}
         unknown = [lab for lab in labs if lab not in known]
         if unknown:
@@ -70,6 +83,8 @@ class Recipe:
         total = Part(self.packages, self.keep, self.kernel_modules, self.templates)
         if wifi:
             total = total + self.wifi
+        if tls:
+            total = total + self.tls.part
         for lab in labs:
             total = total + known[lab]
         return total
@@ -104,7 +119,8 @@ def load(directory: Path | None = None) -> Recipe:
 
         def part_of(table: dict) -> Part:
             return Part(tuple(table.get("packages", ())), tuple(table.get("keep", ())),
-                        tuple(table.get("modules", ())), templates_of(table.get("templates", ())))
+                        tuple(table.get("modules", ())), templates_of(table.get("templates", ())),
+                        tuple(table.get("python", ())))
 
         templates = templates_of(image["templates"])
         return Recipe(
@@ -121,6 +137,9 @@ def load(directory: Path | None = None) -> Recipe:
             templates=templates, kernel_modules=tuple(kernel.get("modules", ())),
             wifi=part_of(data.get("wifi", {})),
             labs={name: part_of(table) for name, table in data.get("lab", {}).items()},
+            tls=TlsPart(part_of(data.get("tls", {})),
+                        tuple(data.get("tls", {}).get("app_imports", ())),
+                        tuple(data.get("tls", {}).get("app_names", ()))),
             demo_app=directory / image["demo_app"], dirs=tuple(image["dirs"]),
         )
     except OSError as exc:

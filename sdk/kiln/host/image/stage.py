@@ -14,12 +14,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiln import __version__
+from kiln import __version__, payload
 from kiln.app import APIS, module_aliases
 from kiln.boards import Board
 from kiln.errors import KilnError
-from kiln.host.image import (appdir, bytecompile, cache, crossbuild, kernel, pystdlib, qemu_user,
-                             recipe as recipe_mod, rootfs)
+from kiln.host.image import (appdir, bytecompile, cabundle, cache, crossbuild, kernel, pystdlib,
+                             qemu_user, recipe as recipe_mod, rootfs, tlsneed)
 from kiln.host.image.apt import PrivateApt
 from kiln.host.image.layout import OutLayout
 from kiln.host.image.packages import Index, resolve
@@ -40,18 +40,33 @@ def app_tree(app: Path | None, recipe: recipe_mod.Recipe) -> appdir.App:
     return appdir.load(app, recipe.demo_app)
 
 
+#: ``--with tls`` / ``--without tls`` / the app decides, as recorded in the input manifest.
+_TLS_CHOICE = {True: "with", False: "without", None: "from the app"}
+
+
+def tls_decision(recipe: recipe_mod.Recipe, app: Path | appdir.App | None,
+                 tls: bool | None = None) -> tlsneed.TlsDecision:
+    """Whether the image of ``app`` (as for :func:`app_tree`, or its :class:`appdir.App`)
+    carries TLS (``tls``: ``--with tls`` True, ``--without tls`` False, None: the app's code --
+    every ``.py`` file of its tree -- decides), and why."""
+    tree = app if isinstance(app, appdir.App) else app_tree(app, recipe)
+    return tlsneed.decide(recipe.tls, [(f.source, f.name) for f in tree.files
+                                       if f.name.endswith(".py")], tls)
+
+
 def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | appdir.App | None,
-                   apt: PrivateApt, labs: tuple[str, ...] = ()) -> dict[str, str]:
+                   apt: PrivateApt, labs: tuple[str, ...] = (),
+                   tls: bool | None = None) -> dict[str, str]:
     """Digest of every input of the staged tree: board file, recipe, templates, the board-side
     payload's sources, the app (its whole tree by content -- names and bytes, not where it is
     -- so the same app anywhere reuses the image; ``app`` as for :func:`app_tree`, or its
-    :class:`appdir.App`) and the package index."""
+    :class:`appdir.App`), the TLS choice and the package index."""
     tree = app if isinstance(app, appdir.App) else app_tree(app, recipe)
     files = [board.source, recipe.images_dir / "recipe.toml"]
-    content = recipe.content(board.has_wifi(labs), labs)
+    content = recipe.content(board.has_wifi(labs), labs, tls_decision(recipe, tree, tls).on)
     files += [recipe.images_dir / src for src, _dest, _mode in content.templates]
     files += [path for path, _rel in crossbuild.source_files()]
-    texts = {"kiln-version": __version__, "labs": " ".join(labs),
+    texts = {"kiln-version": __version__, "labs": " ".join(labs), "tls": _TLS_CHOICE[tls],
              "app": tree.digest_text()}
     stats = apt.index_files() + [f for extra in extra_apts(board, apt) for f in extra.index_files()]
     return cache.manifest(files, texts, stats=stats)
@@ -103,41 +118,52 @@ class StagedTree:
     key: str
     app_files: int = 0                 # the app's size under /app: files, bytes
     app_bytes: int = 0
+    tls: bool = False                  # the image carries TLS (the recipe's [tls] part)
+    tls_reason: str = ""               # why (or why not), as the build printed it
 
 
 def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.Recipe,
           progress: Progress, refresh_index: bool = False,
-          labs: tuple[str, ...] = ()) -> StagedTree:
+          labs: tuple[str, ...] = (), tls: bool | None = None) -> StagedTree:
     """Stage ``board``'s root tree with ``app`` (None: the demo app) in ``layout.rootfs``.
 
     ``labs`` names test-lab parts of the recipe to add (``("wifi",)``: the simulated access
-    point).  Blocks for tens of seconds (minutes on a cold package cache).  Raises a
-    :class:`kiln.errors.KilnError` subclass naming the fix for every expected failure.
+    point); ``tls`` adds (True) or leaves out (False) the TLS part, None lets the app's code
+    decide (:mod:`kiln.host.image.tlsneed`).  Blocks for tens of seconds (minutes on a cold
+    package cache).  Raises a :class:`kiln.errors.KilnError` subclass naming the fix for
+    every expected failure.
     """
-    content = recipe.content(board.has_wifi(labs), labs)
-    arch, triplet = board.debian_arch, board.triplet
-    apt = private_apt(layout, recipe)
-    work = layout.work
-    py = f"python{recipe.python_version}"
-
     tree = app_tree(app, recipe)
     progress.note(f"app: {tree.summary()}"
                   + (f" from {tree.source}" if tree.source else " (the demo app)"))
     app_imports = _app_imports(tree)      # a .py file that is not Python fails the build here
+    decision = tls_decision(recipe, tree, tls)
+    progress.note(f"TLS: {'yes' if decision.on else 'no'} ({decision.reason})")
+    content = recipe.content(board.has_wifi(labs), labs, decision.on)
+    arch, triplet = board.debian_arch, board.triplet
+    apt = private_apt(layout, recipe)
+    work = layout.work
+    py = f"python{recipe.python_version}"
     with progress.step(f"package index for {arch}"):
         apt.update(progress, force=refresh_index)
         for extra in extra_apts(board, apt):
             extra.update(progress, force=refresh_index)
         index = _load_index(apt)
-    inputs = input_manifest(board, recipe, tree, apt, labs)
+    inputs = input_manifest(board, recipe, tree, apt, labs, tls)
     with progress.step("resolving packages"):
         packages = resolve(index, content.packages, recipe.exclude)
         kernel_pkg = kernel.concrete_package(index, board.kernel_package)
         pydev_pkg = index.newest(f"lib{py}-dev")
+        ssl_dev_pkgs = openssl_dev_packages(index)
         progress.note(f"{len(packages)} packages; kernel {kernel_pkg.name} {kernel_pkg.version}")
+        if decision.on:
+            users = sorted(p.name for p in packages
+                           if any(r.name == "libssl3" for group in p.depends for r in group))
+            progress.note(f"libssl3 (one copy) serves Kiln's TLS and: {', '.join(users)}")
     with progress.step("downloading packages (cached in out/cache/debs)"):
         debs = apt.download(packages, progress)
-        kernel_deb, pydev_deb = apt.download([kernel_pkg, pydev_pkg], progress)
+        kernel_deb, pydev_deb, *ssl_dev_debs = apt.download(
+            [kernel_pkg, pydev_pkg, *ssl_dev_pkgs], progress)
 
     if work.exists():
         shutil.rmtree(work)
@@ -145,6 +171,10 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
     with progress.step("unpacking root filesystem"):
         rootfs.unpack(debs, root)
         rootfs.unpack([pydev_deb], layout.scratch("pydev"))
+        rootfs.unpack(ssl_dev_debs, layout.scratch("openssl"))
+        if decision.on:
+            _bundle, count = cabundle.build(root)
+            progress.note(f"CA bundle /{cabundle.BUNDLE}: {count} certificates")
         stdlib = root / "usr" / "lib" / py
         # The byte-compiler runs after pruning and needs modules the image may not keep.
         full_stdlib = layout.scratch("stdlib-full")
@@ -154,22 +184,28 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
     with progress.step("kernel and modules"):
         ktree = kernel.extract(kernel_deb, layout.kernel_cache(kernel_deb.stem),
                                recipe.kernel_image)
-        lines = _install_modules(root, ktree, content.modules + board.kernel_modules)
+        lines = _install_modules(root, ktree, content.modules + board.kernel_modules +
+                                 (board.tls_modules if decision.on else ()))
         progress.note(f"modules: {', '.join(Path(line).stem for line in lines)}")
 
     with progress.step(f"cross-compiling Kiln's board-side payload with {board.cross_cc}"):
-        kiln_lib = _cross_build_kiln(board, recipe, layout, pydev_deb, progress)
+        kiln_lib = _cross_build_kiln(board, recipe, layout, pydev_deb, ssl_dev_debs, progress)
         site = root / "usr/lib/python3/dist-packages"
-        shutil.copytree(kiln_lib, site, dirs_exist_ok=True)
+        shutil.copytree(kiln_lib, site, dirs_exist_ok=True,
+                        ignore=None if decision.on else _tls_modules_of(kiln_lib))
         extensions = sorted("/" + p.relative_to(root).as_posix() for p in site.rglob("*.so"))
         progress.note(f"{len(extensions)} extension modules")
 
     with progress.step("pruning"):
-        _prune(root, stdlib, site, recipe, content.keep, app_imports, triplet, progress)
+        _prune(root, stdlib, site, recipe, content.keep, app_imports, triplet, progress,
+               content.python)
 
     with progress.step("installing init, app and board files"):
         _install_files(root, board, recipe, content.templates, lines, ktree.abi, py,
                        board_env(board, board.has_wifi(labs)))
+        if decision.on and not (root / cabundle.BUNDLE).is_file():
+            raise KilnError(f"the CA bundle /{cabundle.BUNDLE} did not survive pruning: add it "
+                            f"to [tls] keep in images/recipe.toml")
         rootfs.remove_empty_dirs(root)
         appdir.install(tree, root / "app")
         for d in recipe.dirs:
@@ -180,15 +216,43 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
                                  board.qemu_user, triplet, py, tools_path=[full_stdlib])
 
     with progress.step("checking that every Kiln module imports, and no host tooling (qemu-user)"):
-        _check_imports(root, site, tree, app_imports, board, triplet, py, progress)
+        _check_imports(root, site, tree, app_imports, board, triplet, py, progress,
+                       skip=() if decision.on else payload.TLS_FACES)
 
-    for scratch in ("stdlib-full", "pydev", "kiln"):
+    for scratch in ("stdlib-full", "pydev", "openssl", "kiln"):
         shutil.rmtree(layout.scratch(scratch), ignore_errors=True)
     return StagedTree(
         root=root, kernel=ktree.image, kernel_abi=ktree.abi,
         packages=tuple(f"{p.name}={p.version}" for p in packages + [kernel_pkg]),
         kiln_extensions=tuple(extensions), inputs=inputs, key=cache.manifest_key(inputs),
-        app_files=len(tree.files), app_bytes=tree.size)
+        app_files=len(tree.files), app_bytes=tree.size, tls=decision.on,
+        tls_reason=decision.reason)
+
+
+def openssl_dev_packages(index) -> list:
+    """The target's ``libssl-dev`` and the ``libssl3`` of exactly its version (its
+    ``libssl.so`` link points there): what Kiln's TLS modules are compiled and linked
+    against."""
+    dev = index.newest("libssl-dev")
+    for group in dev.depends:
+        for rel in group:
+            if rel.name == "libssl3":
+                found = index.candidates(rel)
+                if found:
+                    return [dev, found[0]]
+    raise KilnError(f"libssl-dev {dev.version} depends on no libssl3 in the package index; "
+                    f"refresh it (kiln image build --refresh)")
+
+
+def _tls_modules_of(lib: Path):
+    """A ``shutil.copytree`` ignore function leaving out the compiled TLS modules
+    (:data:`kiln.payload.TLS_MODULES`) of the cross build in ``lib``."""
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        rel = Path(directory).relative_to(lib).parts
+        return {n for n in names if n.endswith(".so")
+                and ".".join((*rel, n.split(".")[0])) in payload.TLS_MODULES}
+    return ignore
+
 
 
 def _install_modules(root: Path, ktree: kernel.KernelTree, wanted: tuple[str, ...]) -> list[str]:
@@ -205,19 +269,22 @@ def _install_modules(root: Path, ktree: kernel.KernelTree, wanted: tuple[str, ..
 
 
 def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout,
-                      pydev_deb: Path, progress: Progress) -> Path:
-    """The payload cross-built for ``board`` (staged site-packages), reused from
+                      pydev_deb: Path, ssl_dev_debs: list[Path], progress: Progress) -> Path:
+    """The payload cross-built for ``board`` (staged site-packages), with its TLS modules (an
+    image without TLS leaves them out when it copies the result), reused from
     ``out/cache/kiln/<arch>/`` while its sources and the toolchain inputs are unchanged."""
     arch = board.debian_arch
     kiln_key = cache.fingerprint([path for path, _rel in crossbuild.source_files()], texts=[
-        board.cross_cc, pydev_deb.name, board.triplet, recipe.python_version])
+        board.cross_cc, pydev_deb.name, board.triplet, recipe.python_version,
+        *(deb.name for deb in ssl_dev_debs)])
     kiln_cache = layout.kiln_cache(kiln_key)
     if (kiln_cache / "lib").is_dir():
         progress.note("Kiln sources unchanged: reusing the cached cross build")
         return kiln_cache / "lib"
     lib = crossbuild.build(layout.scratch("kiln"), layout.scratch("pydev"), triplet=board.triplet,
                            cc=board.cross_cc, python_version=recipe.python_version,
-                           expected_machine=_ELF_MACHINE.get(arch, arch))
+                           expected_machine=_ELF_MACHINE.get(arch, arch),
+                           openssl=layout.scratch("openssl"))
     # Published with one rename, so concurrent builds of the same sources (two test sessions,
     # a benchmark) never see a half-copied cache; the loser of the race uses the winner's.
     kiln_cache.parent.mkdir(parents=True, exist_ok=True)
@@ -234,10 +301,11 @@ def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout
 
 
 def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, keep: tuple[str, ...],
-           app_imports: set[str], triplet: str, progress: Progress) -> None:
+           app_imports: set[str], triplet: str, progress: Progress,
+           python_keep: tuple[str, ...] = ()) -> None:
     """Apply the recipe's prune globs, keep only the stdlib the app (``app_imports``: what its
-    code imports from outside the app) and Kiln need, and drop shared libraries nothing
-    uses."""
+    code imports from outside the app) and Kiln need (and the image's parts' ``python_keep``),
+    and drop shared libraries nothing uses."""
     rootfs.prune(root, recipe.prune, keep)
     for link in stdlib.rglob("*"):
         if link.is_symlink() and os.readlink(link).startswith("/"):
@@ -248,7 +316,7 @@ def _prune(root: Path, stdlib: Path, site: Path, recipe: recipe_mod.Recipe, keep
     roots = {m for m in pystdlib.direct_imports(scan_files) | app_imports
              if m.split(".")[0] not in own}
     roots |= alias_roots(own)
-    roots |= set(recipe.python_keep)
+    roots |= set(recipe.python_keep) | set(python_keep)
     ext_suffix = f".cpython-{recipe.python_version.replace('.', '')}-{triplet}.so"
     modules = pystdlib.needed_modules(stdlib, roots, recipe.scan_exclude, ext_suffix=ext_suffix)
     kept, removed = pystdlib.prune_stdlib(stdlib, modules, ext_suffix)
@@ -285,11 +353,14 @@ def _app_imports(tree: appdir.App) -> set[str]:
 
 
 def _check_imports(root: Path, site: Path, tree: appdir.App, app_imports: set[str],
-                   board: Board, triplet: str, py: str, progress: Progress) -> None:
-    """Import every Kiln module (error) and, under each API of the launcher, every module the
-    app imports from outside the app (a warning when one imports under no API, a note when
-    only under some); warn when an app module replaces one of the image's (stdlib, Kiln)."""
-    kiln_modules = bytecompile.module_names(site)
+                   board: Board, triplet: str, py: str, progress: Progress,
+                   skip: tuple[str, ...] = ()) -> None:
+    """Import every Kiln module (error) but those in ``skip`` (the TLS faces of an image
+    without TLS, whose import raises ImportError naming the fix) and, under each API of the
+    launcher, every module the app imports from outside the app (a warning when one imports
+    under no API, a note when only under some); warn when an app module replaces one of the
+    image's (stdlib, Kiln)."""
+    kiln_modules = [m for m in bytecompile.module_names(site) if m not in skip]
     report = bytecompile.import_check(root, kiln_modules, board.qemu_user, triplet, py,
                                       app_imports=sorted(app_imports),
                                       shadowed=sorted(tree.top_level_modules()))
@@ -320,10 +391,13 @@ def _check_imports(root: Path, site: Path, tree: appdir.App, app_imports: set[st
 def board_env(board: Board, wifi: bool) -> str:
     """``/etc/kiln/board.env``: the board-file facts the init exports to the launcher and the
     drivers (shell ``NAME=value`` lines; interfaces the image does not have -- the radio when
-    ``wifi`` is False -- are left out)."""
+    ``wifi`` is False -- are left out; the board's TLS cipher preference when it has one)."""
     facts = {"KILN_BOARD": board.name, "KILN_ETH_IFACE": board.eth_iface,
              "KILN_WIFI_IFACE": board.wifi_iface if wifi else "",
-             "KILN_WIFI_DRIVER": board.wifi_driver if wifi else ""}
+             "KILN_WIFI_DRIVER": board.wifi_driver if wifi else "",
+             # The client's cipher preference ([tls]; kiln.net.tls reads them).
+             "KILN_TLS_CIPHERSUITES": board.tls_ciphersuites,
+             "KILN_TLS_CIPHERS": board.tls_ciphers}
     return "".join(f"{name}={value}\n" for name, value in facts.items() if value)
 
 
