@@ -27,8 +27,8 @@ from libc.stdint cimport uint64_t
 
 from kiln.net.libssl cimport *
 from kiln.net.libc cimport (errno, EAGAIN, EINTR, EBADF, ECONNABORTED, EPROTO, EINVAL,
-                            POLLIN, POLLOUT, MSG_PEEK, SOCK_STREAM, fcntl, F_GETFL, F_SETFL,
-                            O_NONBLOCK)
+                            ECONNRESET, EPIPE, POLLIN, POLLOUT, MSG_PEEK, MSG_DONTWAIT,
+                            SOCK_STREAM, fcntl, F_GETFL, F_SETFL, O_NONBLOCK, recv)
 from kiln.net.core cimport SocketCore, Layer, IoArgs, E_LAYER, sock_op
 from kiln.net.errors cimport raise_errno
 from kiln.net.buffers cimport data_view
@@ -100,6 +100,7 @@ cdef struct TlsState:
     int ssl_error               # SSL_get_error() of the last failure
     bint handshaking            # the failure happened during the handshake
     bint eof_in_handshake       # the peer closed during the handshake
+    int alert                   # a plaintext alert the peer sent before resetting (-1: none)
 
 
 cdef Py_ssize_t _fail(TlsState *st, int r, short *events, bint handshake) noexcept nogil:
@@ -118,7 +119,14 @@ cdef Py_ssize_t _fail(TlsState *st, int r, short *events, bint handshake) noexce
     if e == SSL_ERROR_ZERO_RETURN and not handshake:
         return 0                            # close_notify: end of stream
     code = ERR_peek_error()
+    st.alert = -1
     if e == SSL_ERROR_SYSCALL and code == 0:
+        if (saved == ECONNRESET or saved == EPIPE) and _peer_alert(st, handshake):
+            st.ssl_error = e                # the peer said why before it reset: report that
+            st.handshaking = handshake
+            st.eof_in_handshake = False
+            errno = E_LAYER
+            return -1
         if saved != 0:
             errno = saved                   # ECONNRESET, EPIPE, ...: a plain OSError
             return -1
@@ -141,6 +149,45 @@ cdef Py_ssize_t _fail(TlsState *st, int r, short *events, bint handshake) noexce
     ERR_clear_error()
     errno = E_LAYER
     return -1
+
+
+cdef bint _peer_alert(TlsState *st, bint handshake) noexcept nogil:
+    """After a send failed with ECONNRESET/EPIPE: did the peer send an alert first?  A peer
+    that refuses us (no client certificate, ...) sends its alert and closes with our last flight
+    unread, so the kernel resets the connection and our send fails -- while the alert waits in
+    the receive queue.  During the handshake the alert is a plaintext record: peek at it and
+    keep its description in ``st.alert``.  After the handshake it is encrypted: let OpenSSL peek
+    with the fd non-blocking for the moment, and keep its error in ``st.err``.  Never blocks,
+    consumes no application data; False when no alert is there."""
+    cdef unsigned char head[7]
+    cdef char byte
+    cdef int fd = SSL_get_fd(st.ssl)
+    cdef int flags, r
+    cdef unsigned long code
+    if fd < 0:
+        return False
+    if handshake:
+        if recv(fd, head, 7, MSG_PEEK | MSG_DONTWAIT) == 7 and head[0] == 21 and \
+                head[1] == 3 and head[3] == 0 and head[4] == 2:
+            st.alert = head[6]
+            st.err = 0
+            return True
+        return False
+    flags = fcntl(fd, F_GETFL)
+    if flags < 0:
+        return False
+    if not (flags & O_NONBLOCK):
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+    ERR_clear_error()
+    r = SSL_peek(st.ssl, &byte, 1)
+    code = ERR_peek_error() if r <= 0 else 0
+    ERR_clear_error()
+    if not (flags & O_NONBLOCK):
+        fcntl(fd, F_SETFL, flags)
+    if ERR_GET_LIB(code) == ERR_LIB_SSL and ERR_GET_REASON(code) >= SSL_AD_REASON_OFFSET:
+        st.err = code
+        return True
+    return False
 
 
 cdef Py_ssize_t _op_read(int fd, void *args, short *events) noexcept nogil:
@@ -527,6 +574,7 @@ cdef class TlsLayer(Layer):
 
     def __cinit__(self):
         self.st.ssl = NULL
+        self.st.alert = -1
         self.recv_op = _op_read
         self.send_op = _op_write
         self.ctx = &self.st
@@ -567,6 +615,16 @@ cdef object _exception(TlsState *st):
     cdef int reason = ERR_GET_REASON(code) if code else 0
     reason_text = _text(ERR_reason_error_string(code)) if code else ""
     library = _text(ERR_lib_error_string(code)) if code else ""
+    if st.alert >= 0:
+        # A plaintext alert the peer sent before resetting the connection (see _peer_alert).
+        text = _text(SSL_alert_desc_string_long(st.alert))
+        detail = (f"client certificate required by the peer (alert {text})" if st.alert == 116
+                  else f"handshake alert from the peer: {text}")
+        exc = (TLSHandshakeError(ECONNABORTED, f"TLS handshake failed: {detail}")
+               if st.handshaking else SSLError(EPROTO, f"TLS failure: {detail}"))
+        exc.reason = "ALERT_" + text.upper().replace(" ", "_")
+        exc.library = "SSL routines"
+        return exc
     if st.eof_in_handshake:
         exc = SSLEOFError(ECONNABORTED, "TLS handshake failed: the peer closed the connection "
                                         "(it may not speak TLS, or refused this client)")
