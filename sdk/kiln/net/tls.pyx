@@ -101,6 +101,8 @@ cdef struct TlsState:
     bint handshaking            # the failure happened during the handshake
     bint eof_in_handshake       # the peer closed during the handshake
     int alert                   # a plaintext alert the peer sent before resetting (-1: none)
+    bint established            # the handshake completed once (sticky: OpenSSL's own
+                                # SSL_is_init_finished turns false again after a fatal error)
 
 
 cdef Py_ssize_t _fail(TlsState *st, int r, short *events, bint handshake) noexcept nogil:
@@ -190,12 +192,19 @@ cdef bint _peer_alert(TlsState *st, bint handshake) noexcept nogil:
     return False
 
 
+cdef inline bint _established(TlsState *st) noexcept nogil:
+    """Whether the handshake has completed (latched on first sight)."""
+    if not st.established and SSL_is_init_finished(st.ssl):
+        st.established = True
+    return st.established
+
+
 cdef Py_ssize_t _op_read(int fd, void *args, short *events) noexcept nogil:
     cdef IoArgs *a = <IoArgs*>args
     cdef TlsState *st = <TlsState*>a.ctx
     cdef int n = <int>a.n if a.n < <size_t>INT_MAX else INT_MAX
     cdef int r
-    cdef bint handshaking = not SSL_is_init_finished(st.ssl)
+    cdef bint handshaking = not _established(st)
     if n == 0:
         return 0
     ERR_clear_error()
@@ -204,6 +213,8 @@ cdef Py_ssize_t _op_read(int fd, void *args, short *events) noexcept nogil:
     else:
         r = SSL_read(st.ssl, a.buf, n)
     if r > 0:
+        if handshaking:
+            _established(st)
         return r
     return _fail(st, r, events, handshaking)
 
@@ -213,12 +224,14 @@ cdef Py_ssize_t _op_write(int fd, void *args, short *events) noexcept nogil:
     cdef TlsState *st = <TlsState*>a.ctx
     cdef int n = <int>a.n if a.n < <size_t>INT_MAX else INT_MAX
     cdef int r
-    cdef bint handshaking = not SSL_is_init_finished(st.ssl)
+    cdef bint handshaking = not _established(st)
     if n == 0:
         return 0
     ERR_clear_error()
     r = SSL_write(st.ssl, a.buf, n)
     if r > 0:
+        if handshaking:
+            _established(st)
         return r
     return _fail(st, r, events, handshaking)
 
@@ -230,6 +243,7 @@ cdef Py_ssize_t _op_handshake(int fd, void *args, short *events) noexcept nogil:
     ERR_clear_error()
     r = SSL_do_handshake(st.ssl)
     if r == 1:
+        _established(st)
         return 0
     return _fail(st, r, events, True)
 
@@ -575,6 +589,7 @@ cdef class TlsLayer(Layer):
     def __cinit__(self):
         self.st.ssl = NULL
         self.st.alert = -1
+        self.st.established = False
         self.recv_op = _op_read
         self.send_op = _op_write
         self.ctx = &self.st
@@ -597,7 +612,7 @@ cdef class TlsLayer(Layer):
         cdef int flags
         if self.st.ssl == NULL:
             return
-        if fd >= 0 and SSL_is_init_finished(self.st.ssl) and not self.broken:
+        if fd >= 0 and _established(&self.st) and not self.broken:
             # close_notify, without blocking: the fd is about to be closed.
             flags = fcntl(fd, F_GETFL)
             if flags >= 0 and not (flags & O_NONBLOCK):
@@ -804,7 +819,7 @@ def handshake(SocketCore sock not None):
 def established(SocketCore sock not None):
     """True once the handshake of the TLS socket ``sock`` completed."""
     cdef TlsLayer layer = _layer(sock)
-    return layer.st.ssl != NULL and bool(SSL_is_init_finished(layer.st.ssl))
+    return layer.st.ssl != NULL and _established(&layer.st)
 
 
 def peer_certificate(SocketCore sock not None):
