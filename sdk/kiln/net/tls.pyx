@@ -262,6 +262,9 @@ cdef bytes _path_or_data(object value, str func, str name):
         except OSError as exc:
             raise type(exc)(exc.errno, f"{func}() argument {name!r}: cannot read "
                                        f"{_os.fspath(value)!r}: {exc.strerror}") from None
+        except ValueError as exc:       # a NUL byte, a lone surrogate: no such path
+            raise ValueError(f"{func}() argument {name!r}: {_os.fspath(value)!r} is not a "
+                             f"valid path ({exc})") from None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise TypeError(f"{func}() argument {name!r} must be a path (str) or the data "
@@ -553,11 +556,15 @@ cdef class Context:
         self._proto_version(value, False)
 
     cdef _proto_version(self, value, bint minimum):
+        # maximum_version also takes back the 0 ("the highest OpenSSL knows") it reads as.
         name = "minimum_version" if minimum else "maximum_version"
-        if isinstance(value, bool) or not isinstance(value, int) or \
-                value not in (TLS1_2_VERSION, TLS1_3_VERSION):
+        highest = "" if minimum else ", or 0 for the highest OpenSSL knows"
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be TLS_1_2 or TLS_1_3 (an int){highest}, not "
+                            f"{type(value).__name__}")
+        if value not in (TLS1_2_VERSION, TLS1_3_VERSION) and (minimum or value != 0):
             raise ValueError(f"{name} must be TLS_1_2 ({TLS1_2_VERSION:#x}) or TLS_1_3 "
-                             f"({TLS1_3_VERSION:#x}), got {value!r}")
+                             f"({TLS1_3_VERSION:#x}){highest}, got {value!r}")
         if minimum:
             SSL_CTX_set_min_proto_version(self.ctx, value)
         else:
@@ -680,9 +687,12 @@ cdef object _exception(TlsState *st):
     return exc
 
 
-cdef TlsLayer _layer(SocketCore sock):
+cdef TlsLayer _layer(SocketCore sock, str func):
+    """The TLS layer of ``sock``: OSError(EBADF) once it is closed, ValueError naming ``func``
+    when it never carried TLS."""
+    sock._check()
     if sock.layer is None or not isinstance(sock.layer, TlsLayer):
-        raise ValueError("not a TLS socket")
+        raise ValueError(f"{func}() argument 'sock' is not a TLS socket")
     return <TlsLayer>sock.layer
 
 
@@ -697,8 +707,8 @@ def _is_ip(str host):
 
 cdef _check_wrap_args(Context context, bint server_side, server_hostname):
     if server_side != context.server_side:
-        raise ValueError(f"server_side={server_side} needs a "
-                         f"{'server' if server_side else 'client'} context, got a "
+        raise ValueError(f"wrap_socket() argument 'context': server_side={server_side} needs "
+                         f"a {'server' if server_side else 'client'} context, got a "
                          f"{'server' if context.server_side else 'client'} one")
     if server_hostname is not None:
         if not isinstance(server_hostname, str):
@@ -709,6 +719,11 @@ cdef _check_wrap_args(Context context, bint server_side, server_hostname):
         if not server_hostname or "\0" in server_hostname or len(server_hostname) > 253:
             raise ValueError(f"wrap_socket() argument 'server_hostname' must be a host name "
                              f"or IP address, got {server_hostname!r}")
+        try:
+            server_hostname.encode("idna")
+        except UnicodeError as exc:
+            raise ValueError(f"wrap_socket() argument 'server_hostname' is not a valid host "
+                             f"name: {server_hostname!r} ({exc})") from None
     elif (not server_side and context._verify_mode == CERT_REQUIRED and
           context.check_hostname):
         raise ValueError("CERT_REQUIRED requires server_hostname (or set check_hostname to "
@@ -718,12 +733,13 @@ cdef _check_wrap_args(Context context, bint server_side, server_hostname):
 cdef _check_socket(SocketCore sock):
     sock._check()
     if sock.sock_type != SOCK_STREAM:
-        raise ValueError("TLS needs a SOCK_STREAM socket")
+        raise ValueError("wrap_socket() argument 'sock' must be a SOCK_STREAM socket (TLS "
+                         "runs over TCP)")
     if sock.layer is not None:
-        raise ValueError("the socket already carries TLS")
+        raise ValueError("wrap_socket() argument 'sock' already carries TLS")
     if sock.held is not None:
-        raise ValueError("the socket holds received bytes not yet read: read them first "
-                         "(they would be lost to the TLS layer)")
+        raise ValueError("wrap_socket() argument 'sock' holds received bytes not yet read: "
+                         "read them first (they would be lost to the TLS layer)")
 
 
 def attach(SocketCore sock not None, Context context not None, *, server_side=False,
@@ -790,13 +806,18 @@ def wrap(SocketCore sock not None, Context context not None, type cls not None, 
     _check_wrap_args(context, server_side, server_hostname)
     _check_socket(sock)
     if not issubclass(cls, SocketCore):
-        raise TypeError(f"wrap(): cls must be a Kiln socket class, not {cls.__name__}")
+        raise TypeError(f"wrap() argument 'cls' must be a Kiln socket class, not "
+                        f"{cls.__name__}")
     new = cls.__new__(cls)
     new._adopt(sock.fd, sock.sock_family, sock.sock_type, sock.sock_proto)
     new.timeout_ns = sock.timeout_ns
     sock.fd = -1                            # detached: the new socket owns the fd
-    attach(new, context, server_side=server_side, server_hostname=server_hostname,
-           do_handshake=do_handshake)
+    try:
+        attach(new, context, server_side=server_side, server_hostname=server_hostname,
+               do_handshake=do_handshake)
+    except BaseException:
+        new.close()             # a timeout, a reset, a signal: the caller never gets ``new``
+        raise
     return new
 
 
@@ -804,7 +825,7 @@ def handshake(SocketCore sock not None):
     """Run (or finish) the TLS handshake of ``sock`` per its mode: blocking, timeout (one
     deadline for the whole handshake) or non-blocking (BlockingIOError when it must wait:
     call again when the socket polls ready).  Raises what :func:`wrap` raises."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "handshake")
     cdef IoArgs args
     cdef Py_ssize_t r
     if layer.done:
@@ -818,13 +839,13 @@ def handshake(SocketCore sock not None):
 
 def established(SocketCore sock not None):
     """True once the handshake of the TLS socket ``sock`` completed."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "established")
     return layer.st.ssl != NULL and _established(&layer.st)
 
 
 def peer_certificate(SocketCore sock not None):
     """The peer's certificate as DER bytes, or None (none sent, or no handshake yet)."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "peer_certificate")
     cdef X509 *x
     cdef unsigned char *der = NULL
     cdef int n
@@ -846,7 +867,7 @@ def peer_certificate(SocketCore sock not None):
 def cipher(SocketCore sock not None):
     """``(IANA name, OpenSSL name, protocol version, secret bits)`` of the connection, or None
     before the handshake."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "cipher")
     cdef const SSL_CIPHER *c
     sock._check()
     c = SSL_get_current_cipher(layer.st.ssl)
@@ -859,7 +880,7 @@ def cipher(SocketCore sock not None):
 def ktls(SocketCore sock not None):
     """``(send, receive)``: whether the kernel carries each direction's record layer (kernel
     TLS).  Both False before the handshake, or where the kernel or the cipher cannot."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "ktls")
     sock._check()
     return (bool(BIO_get_ktls_send(SSL_get_wbio(layer.st.ssl))),
             bool(BIO_get_ktls_recv(SSL_get_rbio(layer.st.ssl))))

@@ -128,11 +128,11 @@ class SSLContext:
         tls13, tls12 = [], []
         for name in names:
             if not isinstance(name, str):
-                raise TypeError(f"set_ciphers(): every cipher must be a str, not "
-                                f"{type(name).__name__}")
+                raise TypeError(f"set_ciphers() argument 'ciphers': every cipher must be a "
+                                f"str, not {type(name).__name__}")
             if name not in known:
-                raise ValueError(f"set_ciphers(): unknown cipher suite {name!r} (IANA names, "
-                                 f"e.g. 'TLS_AES_128_GCM_SHA256')")
+                raise ValueError(f"set_ciphers() argument 'ciphers': unknown cipher suite "
+                                 f"{name!r} (IANA names, e.g. 'TLS_AES_128_GCM_SHA256')")
             openssl, version = known[name]
             (tls13 if version == "TLSv1.3" else tls12).append(openssl)
         # A protocol version left with no suite is switched off.
