@@ -438,10 +438,10 @@ class TlsServers:
         self.tmpdir = tmpdir
         self._running: list[Any] = []
 
-    def cpython(self, context: Any, handler: Any = None, count: int = 1) -> Any:
+    def cpython(self, context: Any, handler: Any = None, count: int = 1, **options: Any) -> Any:
         """A CPython ``ssl`` server thread (``tls_peers.CPythonServer``)."""
         from tls_peers import CPythonServer
-        server = CPythonServer(context, handler, count)
+        server = CPythonServer(context, handler, count, **options)
         self._running.append(server)
         return server
 

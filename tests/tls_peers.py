@@ -68,8 +68,10 @@ class CPythonServer:
     per connection (a failed handshake is an error the test may expect)."""
 
     def __init__(self, context: ssl.SSLContext, handler: Callable[[ssl.SSLSocket], Any] | None
-                 = None, count: int = 1, timeout: float = 10.0) -> None:
+                 = None, count: int = 1, timeout: float = 10.0,
+                 suppress_ragged_eofs: bool = True) -> None:
         self.context = context
+        self.suppress_ragged_eofs = suppress_ragged_eofs
         self.handler = handler or (lambda s: s.recv(100))
         self.count = count
         self.timeout = timeout
@@ -92,7 +94,9 @@ class CPythonServer:
                 return
             conn.settimeout(self.timeout)
             try:
-                with self.context.wrap_socket(conn, server_side=True) as tls:
+                with self.context.wrap_socket(
+                        conn, server_side=True,
+                        suppress_ragged_eofs=self.suppress_ragged_eofs) as tls:
                     self.results.append(("ok", self.handler(tls)))
             except Exception as exc:  # noqa: BLE001 - reported to the test
                 self.results.append(("error", exc))
