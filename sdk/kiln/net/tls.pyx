@@ -697,6 +697,8 @@ cdef TlsLayer _layer(SocketCore sock, str func):
 
 
 def _is_ip(str host):
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False            # a host name: no need for ipaddress (6 us per handshake)
     try:
         import ipaddress
         ipaddress.ip_address(host)
