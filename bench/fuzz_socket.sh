@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Long fuzz run of Kiln's socket argument handling (tests/fuzz/socket_targets.py), compared
-# against CPython, in a private network namespace (root).  Usage (also `make fuzz`):
+# against CPython, and of the TLS layer's certificate and key loading (tests/fuzz/tls_targets.py),
+# in a private network namespace (root).  Usage (also `make fuzz`):
 #     bench/fuzz_socket.sh [seconds per target, default 200]
 # When clang is installed, kiln.net is first rebuilt from its generated C sources with
 # -fsanitize=fuzzer-no-link into $FUZZ_DIR/native, so that libFuzzer is guided by the coverage of
@@ -30,7 +31,7 @@ else
 fi
 
 status=0
-for target in address inet getaddrinfo; do
+for target in address inet getaddrinfo cadata cert-chain zssl-context; do
     mkdir -p "$FUZZ_DIR/corpus-$target"
     log="$FUZZ_DIR/$target.log"
     $PY tests/fuzz/fuzz_socket.py "$target" "$FUZZ_DIR/corpus-$target" \

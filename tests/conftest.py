@@ -423,6 +423,56 @@ class SignalDriver:
             t.join(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory):
+    """The test PKI (``tls_pki``), made once per session with the openssl command."""
+    from tls_pki import make_pki
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+class TlsServers:
+    """Starts the TLS peers of ``tls_peers`` and stops every one at teardown."""
+
+    def __init__(self, pki: Any, tmpdir: str) -> None:
+        self.pki = pki
+        self.tmpdir = tmpdir
+        self._running: list[Any] = []
+
+    def cpython(self, context: Any, handler: Any = None, count: int = 1, **options: Any) -> Any:
+        """A CPython ``ssl`` server thread (``tls_peers.CPythonServer``)."""
+        from tls_peers import CPythonServer
+        server = CPythonServer(context, handler, count, **options)
+        self._running.append(server)
+        return server
+
+    def openssl(self, name: str = "server-ec", extra: list[str] | None = None,
+                naccept: int = 1) -> Any:
+        """An ``openssl s_server -rev`` process (``tls_peers.OpenSSLServer``)."""
+        from tls_peers import OpenSSLServer
+        server = OpenSSLServer(self.pki, name, extra, naccept, self.tmpdir)
+        self._running.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        for server in reversed(self._running):
+            if hasattr(server, "proc"):
+                if not server._log.closed:
+                    server.stop()
+            else:
+                server.close()
+        self._running.clear()
+
+
+@pytest.fixture
+def tls_servers(pki, short_tmp):
+    """A :class:`TlsServers` factory; every server it started is stopped at teardown."""
+    servers = TlsServers(pki, short_tmp)
+    try:
+        yield servers
+    finally:
+        servers.stop_all()
+
+
 @pytest.fixture
 def signals():
     """A :class:`SignalDriver`; joins its sender threads, then restores the SIGUSR1 handler."""

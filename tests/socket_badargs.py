@@ -96,7 +96,7 @@ CATEGORIES: dict[str, list[Bad]] = {
     "line-limit": NOT_INT[:3] + [_bad("list", [1], TypeError)],
     "buflen": NOT_INT + [_bad("-1", -1, ValueError), _bad("1025", 1025, ValueError),
                          _bad("2**31", 2**31, OverflowError)],
-    "backlog": NOT_INT,
+    "backlog": NOT_INT + C_INT_RANGE,   # clamped into 0..INT_MAX, but only once it fits a C int
     "timeout": [_bad("str", "1", TypeError), _bad("bool", True, TypeError),
                 _bad("bytes", b"1", TypeError), _bad("list", [1], TypeError),
                 _bad("-1", -1, ValueError), _bad("nan", math.nan, ValueError),
@@ -123,7 +123,7 @@ CATEGORIES: dict[str, list[Bad]] = {
             _bad("2 bytes", b"\1\2", ValueError)],
     "data": [_bad("int", 1, TypeError), _bad("None", None, TypeError), _bad("list", [1], TypeError),
              _bad("dict", {}, TypeError), NON_CONTIGUOUS,
-             _bad("lone surrogate", "\udc80", ValueError)],
+             _bad("lone surrogate", "\udc80", UnicodeEncodeError)],   # a ValueError, as CPython
     "wbuffer": [_bad("bytes", b"abcd", TypeError), _bad("str", "abcd", TypeError),
                 Bad("read-only memoryview", lambda: memoryview(bytearray(4)).toreadonly(),
                     TypeError), NON_CONTIGUOUS, _bad("int", 4, TypeError),
@@ -176,6 +176,7 @@ VALID: dict[str, tuple[dict[str, Any], str | None]] = {
     "socket.fileno": ({}, "fresh"),
     "socket.getpeername": ({}, "tcp"),
     "socket.getsockname": ({}, "fresh"),
+    "socket.pending": ({}, "tcp"),
     "socket.getsockopt": ({"level": std.SOL_SOCKET, "optname": std.SO_TYPE, "buflen": 0},
                           "fresh"),
     "socket.gettimeout": ({}, "fresh"),

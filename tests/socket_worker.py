@@ -1,4 +1,5 @@
-"""Worker process of the bad-input suite: runs cases of ``socket_badargs`` on request.
+"""Worker process of the bad-input suites: runs cases of ``socket_badargs`` (or of the suite
+module named on its command line, e.g. ``tls_badargs``) on request.
 
 Protocol (one JSON object per line): it prints ``{"ready": true}`` once, then for each case id
 read on stdin prints the case's outcome.  A crash (segfault, abort) ends the process: the test
@@ -6,6 +7,7 @@ that sent the case reports it and starts a new worker for the next case.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -20,12 +22,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 class Worker:
     """The test side: runs cases in a worker process, restarting it when it dies or hangs."""
 
-    def __init__(self, case_timeout: float = 10.0) -> None:
+    def __init__(self, case_timeout: float = 10.0, suite: str = "socket_badargs") -> None:
         self.case_timeout = case_timeout
+        self.suite = suite
         self.proc: subprocess.Popen[str] | None = None
 
     def _start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([sys.executable, __file__, self.suite], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      bufsize=1)
         ready = self._read_line(60.0)
@@ -80,23 +83,28 @@ class Worker:
 
 
 def main() -> int:
+    """Serve the cases of the suite module named on the command line (default
+    ``socket_badargs``).  A suite with a ``worker_env()`` gets its result as ``run_case``'s
+    second argument; otherwise that is a listening stdlib TCP socket on 127.0.0.1."""
     sys.path.insert(0, HERE)
-    from socket_badargs import build_cases, run_case
-
-    cases = build_cases()
+    suite = importlib.import_module(sys.argv[1] if len(sys.argv) > 1 else "socket_badargs")
+    cases = suite.build_cases()
     out = sys.stdout
     with std.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(128)
+        env = suite.worker_env() if hasattr(suite, "worker_env") else listener
         out.write(json.dumps({"ready": True}) + "\n")
         out.flush()
         for line in sys.stdin:
             case_id = line.strip()
             if not case_id:
                 continue
-            outcome = run_case(cases[case_id], listener)
+            outcome = suite.run_case(cases[case_id], env)
             out.write(json.dumps(outcome) + "\n")
             out.flush()
+        if env is not listener:
+            env.cleanup()
     return 0
 
 

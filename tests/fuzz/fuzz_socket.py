@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Run one socket fuzz target (``socket_targets.TARGETS``) under atheris/libFuzzer.
+"""Run one socket or TLS fuzz target (``socket_targets.TARGETS``, ``tls_targets.TARGETS``) under
+atheris/libFuzzer.
 
     python tests/fuzz/fuzz_socket.py TARGET [libFuzzer options] [corpus dirs]
 
@@ -14,12 +15,17 @@ of the Cython core, not only of the Python harness.  Exit status 0: no finding; 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import os
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TARGET_NAMES = ("address", "inet", "getaddrinfo")     # socket_targets.TARGETS
+# The module holding each target (its TARGETS).
+TARGET_MODULES = {"address": "socket_targets", "inet": "socket_targets",
+                  "getaddrinfo": "socket_targets", "cadata": "tls_targets",
+                  "cert-chain": "tls_targets", "zssl-context": "tls_targets"}
+TARGET_NAMES = tuple(TARGET_MODULES)
 PATH_OPTIONS = ("-artifact_prefix=", "-exact_artifact_path=", "-dict=")
 
 
@@ -47,9 +53,11 @@ def main() -> None:
         kiln.net (built with -fsanitize=fuzzer-no-link by bench/fuzz_socket.sh) resolves its
         coverage hooks against atheris' libFuzzer, made global here."""
         ctypes.CDLL(_libfuzzer_core(atheris), mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
-        with atheris.instrument_imports(include=["socket_targets"]):
-            import socket_targets
-        chosen.append(socket_targets.TARGETS[target])
+        name = TARGET_MODULES[target]
+        with atheris.instrument_imports(include=[name]):
+            module = importlib.import_module(name)
+        chosen.append(module.TARGETS[target])
+        import socket_targets
         socket_targets.enter_private_netns()
         workdir = tempfile.mkdtemp(prefix="kiln-fuzz-")
         os.chdir(workdir)

@@ -1,4 +1,5 @@
-"""A short fuzz run of every socket fuzz target (``socket_targets``) in the normal test run.
+"""A short fuzz run of every socket and TLS fuzz target (``socket_targets``, ``tls_targets``) in
+the normal test run.
 
 Each target runs for ``SECONDS`` under atheris in its own process (in a private network
 namespace, see ``fuzz_socket.py``); the test fails on any finding, showing the input and the
@@ -14,8 +15,8 @@ from pathlib import Path
 import pytest
 
 FUZZER = Path(__file__).with_name("fuzz_socket.py")
-TARGETS = ["address", "inet", "getaddrinfo"]
-SECONDS = 20         # per target: the three stay well under two minutes
+TARGETS = ["address", "inet", "getaddrinfo", "cadata", "cert-chain", "zssl-context"]
+SECONDS = 20         # per target: the six stay under three minutes
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -79,7 +79,8 @@ cdef inline Py_ssize_t count_arg(object value, Py_ssize_t buflen, str func, str 
         if v == -1 and minus_one_is_all:
             return buflen
     return count_arg_slow(value, buflen, func, name, none_is_all, minus_one_is_all)
-# An int clamped into lo..hi (listen's backlog: MicroPython sets a negative backlog to 0).
+# An int clamped into lo..hi (listen's backlog: MicroPython sets a negative backlog to 0); an int
+# outside the C int range is refused (OverflowError), as CPython and MicroPython refuse it.
 cdef int clamped_int_arg(object value, str func, str name, int lo, int hi) except? -1
 # A byte count for a buffer region of ``avail`` bytes, as MicroPython's streams take it
 # (py/stream.c: ``readinto(buf, nbytes)``, ``write(buf, off, max_len)``): None is the whole region,

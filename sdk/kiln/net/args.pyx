@@ -127,7 +127,12 @@ cdef Py_ssize_t count_arg_slow(object value, Py_ssize_t buflen, str func, str na
 
 
 cdef int clamped_int_arg(object value, str func, str name, int lo, int hi) except? -1:
+    """An int clamped into ``lo..hi`` once it fits a C int: outside the C int range it is
+    OverflowError naming the argument (as CPython refuses ``listen(2**64)``), never clamped."""
     v = _index(value, func, name, "an int")
+    if not (INT_MIN <= v <= INT_MAX):
+        raise OverflowError(f"{func}() argument '{name}' must be an int in {INT_MIN}..{INT_MAX}, "
+                            f"got {v}")
     return lo if v < lo else hi if v > hi else v
 
 

@@ -37,8 +37,12 @@ cdef int _str_view(str data, Py_buffer *view, str func, str name) except -1:
     try:
         utf8 = PyUnicode_AsUTF8AndSize(data, &size)   # cached in the str: no copy
     except UnicodeEncodeError as exc:
-        raise ValueError(f"{func}() argument '{name}' must be valid Unicode to be sent as "
-                         f"UTF-8 ({exc.reason} at index {exc.start})") from None
+        # UnicodeEncodeError (a ValueError), as CPython raises for str.encode(): code that
+        # catches the specific exception must see it.  Its reason names the call and argument.
+        raise UnicodeEncodeError(
+            exc.encoding, exc.object, exc.start, exc.end,
+            f"{func}() argument '{name}' must be valid Unicode to be sent as UTF-8 "
+            f"({exc.reason})") from None
     PyBuffer_FillInfo(view, data, <void*>utf8, size, 1, PyBUF_SIMPLE)
     return 0
 

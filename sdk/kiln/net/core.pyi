@@ -5,6 +5,9 @@ from typing import Self
 
 from kiln.net.addr import Address
 
+class Layer:
+    """A record layer the core calls for recv/send (TLS: kiln.net.tls.TlsLayer)."""
+
 class SocketCore:
     @property
     def family(self) -> int: ...

@@ -48,6 +48,7 @@ cdef extern from "<openssl/ssl.h>" nogil:
     SSL *SSL_new(SSL_CTX *ctx)
     void SSL_free(SSL *ssl)
     int SSL_set_fd(SSL *ssl, int fd)
+    int SSL_get_fd(const SSL *ssl)
     void SSL_set_connect_state(SSL *ssl)
     void SSL_set_accept_state(SSL *ssl)
     int SSL_do_handshake(SSL *ssl)

@@ -27,8 +27,8 @@ from libc.stdint cimport uint64_t
 
 from kiln.net.libssl cimport *
 from kiln.net.libc cimport (errno, EAGAIN, EINTR, EBADF, ECONNABORTED, EPROTO, EINVAL,
-                            POLLIN, POLLOUT, MSG_PEEK, SOCK_STREAM, fcntl, F_GETFL, F_SETFL,
-                            O_NONBLOCK)
+                            ECONNRESET, EPIPE, POLLIN, POLLOUT, MSG_PEEK, MSG_DONTWAIT,
+                            SOCK_STREAM, fcntl, F_GETFL, F_SETFL, O_NONBLOCK, recv)
 from kiln.net.core cimport SocketCore, Layer, IoArgs, E_LAYER, sock_op
 from kiln.net.errors cimport raise_errno
 from kiln.net.buffers cimport data_view
@@ -99,9 +99,10 @@ cdef struct TlsState:
     unsigned long err           # first OpenSSL error of the last failure
     int ssl_error               # SSL_get_error() of the last failure
     bint handshaking            # the failure happened during the handshake
-    bint established            # the handshake completed (SSL_is_init_finished is not that:
-                                # it is false while post-handshake messages are read)
     bint eof_in_handshake       # the peer closed during the handshake
+    int alert                   # a plaintext alert the peer sent before resetting (-1: none)
+    bint established            # the handshake completed once (sticky: OpenSSL's own
+                                # SSL_is_init_finished turns false again after a fatal error)
 
 
 cdef Py_ssize_t _fail(TlsState *st, int r, short *events, bint handshake) noexcept nogil:
@@ -120,7 +121,14 @@ cdef Py_ssize_t _fail(TlsState *st, int r, short *events, bint handshake) noexce
     if e == SSL_ERROR_ZERO_RETURN and not handshake:
         return 0                            # close_notify: end of stream
     code = ERR_peek_error()
+    st.alert = -1
     if e == SSL_ERROR_SYSCALL and code == 0:
+        if (saved == ECONNRESET or saved == EPIPE) and _peer_alert(st, handshake):
+            st.ssl_error = e                # the peer said why before it reset: report that
+            st.handshaking = handshake
+            st.eof_in_handshake = False
+            errno = E_LAYER
+            return -1
         if saved != 0:
             errno = saved                   # ECONNRESET, EPIPE, ...: a plain OSError
             return -1
@@ -145,12 +153,58 @@ cdef Py_ssize_t _fail(TlsState *st, int r, short *events, bint handshake) noexce
     return -1
 
 
+cdef bint _peer_alert(TlsState *st, bint handshake) noexcept nogil:
+    """After a send failed with ECONNRESET/EPIPE: did the peer send an alert first?  A peer
+    that refuses us (no client certificate, ...) sends its alert and closes with our last flight
+    unread, so the kernel resets the connection and our send fails -- while the alert waits in
+    the receive queue.  During the handshake the alert is a plaintext record: peek at it and
+    keep its description in ``st.alert``.  After the handshake it is encrypted: let OpenSSL peek
+    with the fd non-blocking for the moment, and keep its error in ``st.err``.  Never blocks,
+    consumes no application data; False when no alert is there."""
+    cdef unsigned char head[7]
+    cdef char byte
+    cdef int fd = SSL_get_fd(st.ssl)
+    cdef int flags, r
+    cdef unsigned long code
+    if fd < 0:
+        return False
+    if handshake:
+        if recv(fd, head, 7, MSG_PEEK | MSG_DONTWAIT) == 7 and head[0] == 21 and \
+                head[1] == 3 and head[3] == 0 and head[4] == 2:
+            st.alert = head[6]
+            st.err = 0
+            return True
+        return False
+    flags = fcntl(fd, F_GETFL)
+    if flags < 0:
+        return False
+    if not (flags & O_NONBLOCK):
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+    ERR_clear_error()
+    r = SSL_peek(st.ssl, &byte, 1)
+    code = ERR_peek_error() if r <= 0 else 0
+    ERR_clear_error()
+    if not (flags & O_NONBLOCK):
+        fcntl(fd, F_SETFL, flags)
+    if ERR_GET_LIB(code) == ERR_LIB_SSL and ERR_GET_REASON(code) >= SSL_AD_REASON_OFFSET:
+        st.err = code
+        return True
+    return False
+
+
+cdef inline bint _established(TlsState *st) noexcept nogil:
+    """Whether the handshake has completed (latched on first sight)."""
+    if not st.established and SSL_is_init_finished(st.ssl):
+        st.established = True
+    return st.established
+
+
 cdef Py_ssize_t _op_read(int fd, void *args, short *events) noexcept nogil:
     cdef IoArgs *a = <IoArgs*>args
     cdef TlsState *st = <TlsState*>a.ctx
     cdef int n = <int>a.n if a.n < <size_t>INT_MAX else INT_MAX
     cdef int r
-    cdef bint handshaking = not st.established
+    cdef bint handshaking = not _established(st)
     if n == 0:
         return 0
     ERR_clear_error()
@@ -159,11 +213,9 @@ cdef Py_ssize_t _op_read(int fd, void *args, short *events) noexcept nogil:
     else:
         r = SSL_read(st.ssl, a.buf, n)
     if r > 0:
-        st.established = True
+        if handshaking:
+            _established(st)
         return r
-    if handshaking and SSL_is_init_finished(st.ssl):
-        st.established = True           # a deferred handshake completed in this call
-        handshaking = False
     return _fail(st, r, events, handshaking)
 
 
@@ -172,17 +224,15 @@ cdef Py_ssize_t _op_write(int fd, void *args, short *events) noexcept nogil:
     cdef TlsState *st = <TlsState*>a.ctx
     cdef int n = <int>a.n if a.n < <size_t>INT_MAX else INT_MAX
     cdef int r
-    cdef bint handshaking = not st.established
+    cdef bint handshaking = not _established(st)
     if n == 0:
         return 0
     ERR_clear_error()
     r = SSL_write(st.ssl, a.buf, n)
     if r > 0:
-        st.established = True
+        if handshaking:
+            _established(st)
         return r
-    if handshaking and SSL_is_init_finished(st.ssl):
-        st.established = True
-        handshaking = False
     return _fail(st, r, events, handshaking)
 
 
@@ -193,7 +243,7 @@ cdef Py_ssize_t _op_handshake(int fd, void *args, short *events) noexcept nogil:
     ERR_clear_error()
     r = SSL_do_handshake(st.ssl)
     if r == 1:
-        st.established = True
+        _established(st)
         return 0
     return _fail(st, r, events, True)
 
@@ -212,6 +262,9 @@ cdef bytes _path_or_data(object value, str func, str name):
         except OSError as exc:
             raise type(exc)(exc.errno, f"{func}() argument {name!r}: cannot read "
                                        f"{_os.fspath(value)!r}: {exc.strerror}") from None
+        except ValueError as exc:       # a NUL byte, a lone surrogate: no such path
+            raise ValueError(f"{func}() argument {name!r}: {_os.fspath(value)!r} is not a "
+                             f"valid path ({exc})") from None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise TypeError(f"{func}() argument {name!r} must be a path (str) or the data "
@@ -503,11 +556,15 @@ cdef class Context:
         self._proto_version(value, False)
 
     cdef _proto_version(self, value, bint minimum):
+        # maximum_version also takes back the 0 ("the highest OpenSSL knows") it reads as.
         name = "minimum_version" if minimum else "maximum_version"
-        if isinstance(value, bool) or not isinstance(value, int) or \
-                value not in (TLS1_2_VERSION, TLS1_3_VERSION):
+        highest = "" if minimum else ", or 0 for the highest OpenSSL knows"
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be TLS_1_2 or TLS_1_3 (an int){highest}, not "
+                            f"{type(value).__name__}")
+        if value not in (TLS1_2_VERSION, TLS1_3_VERSION) and (minimum or value != 0):
             raise ValueError(f"{name} must be TLS_1_2 ({TLS1_2_VERSION:#x}) or TLS_1_3 "
-                             f"({TLS1_3_VERSION:#x}), got {value!r}")
+                             f"({TLS1_3_VERSION:#x}){highest}, got {value!r}")
         if minimum:
             SSL_CTX_set_min_proto_version(self.ctx, value)
         else:
@@ -533,10 +590,12 @@ cdef class TlsLayer(Layer):
     """One TLS connection (an ``SSL``) installed in a socket's core."""
     cdef TlsState st
     cdef Context context
+    cdef bint done                  # the handshake completed
     cdef bint broken                # a fatal error happened: no close_notify
 
     def __cinit__(self):
         self.st.ssl = NULL
+        self.st.alert = -1
         self.st.established = False
         self.recv_op = _op_read
         self.send_op = _op_write
@@ -560,7 +619,7 @@ cdef class TlsLayer(Layer):
         cdef int flags
         if self.st.ssl == NULL:
             return
-        if fd >= 0 and self.st.established and not self.broken:
+        if fd >= 0 and _established(&self.st) and not self.broken:
             # close_notify, without blocking: the fd is about to be closed.
             flags = fcntl(fd, F_GETFL)
             if flags >= 0 and not (flags & O_NONBLOCK):
@@ -578,6 +637,16 @@ cdef object _exception(TlsState *st):
     cdef int reason = ERR_GET_REASON(code) if code else 0
     reason_text = _text(ERR_reason_error_string(code)) if code else ""
     library = _text(ERR_lib_error_string(code)) if code else ""
+    if st.alert >= 0:
+        # A plaintext alert the peer sent before resetting the connection (see _peer_alert).
+        text = _text(SSL_alert_desc_string_long(st.alert))
+        detail = (f"client certificate required by the peer (alert {text})" if st.alert == 116
+                  else f"handshake alert from the peer: {text}")
+        exc = (TLSHandshakeError(ECONNABORTED, f"TLS handshake failed: {detail}")
+               if st.handshaking else SSLError(EPROTO, f"TLS failure: {detail}"))
+        exc.reason = "ALERT_" + text.upper().replace(" ", "_")
+        exc.library = "SSL routines"
+        return exc
     if st.eof_in_handshake:
         exc = SSLEOFError(ECONNABORTED, "TLS handshake failed: the peer closed the connection "
                                         "(it may not speak TLS, or refused this client)")
@@ -618,13 +687,18 @@ cdef object _exception(TlsState *st):
     return exc
 
 
-cdef TlsLayer _layer(SocketCore sock):
+cdef TlsLayer _layer(SocketCore sock, str func):
+    """The TLS layer of ``sock``: OSError(EBADF) once it is closed, ValueError naming ``func``
+    when it never carried TLS."""
+    sock._check()
     if sock.layer is None or not isinstance(sock.layer, TlsLayer):
-        raise ValueError("not a TLS socket")
+        raise ValueError(f"{func}() argument 'sock' is not a TLS socket")
     return <TlsLayer>sock.layer
 
 
 def _is_ip(str host):
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return False            # a host name: no need for ipaddress (6 us per handshake)
     try:
         import ipaddress
         ipaddress.ip_address(host)
@@ -635,8 +709,8 @@ def _is_ip(str host):
 
 cdef _check_wrap_args(Context context, bint server_side, server_hostname):
     if server_side != context.server_side:
-        raise ValueError(f"server_side={server_side} needs a "
-                         f"{'server' if server_side else 'client'} context, got a "
+        raise ValueError(f"wrap_socket() argument 'context': server_side={server_side} needs "
+                         f"a {'server' if server_side else 'client'} context, got a "
                          f"{'server' if context.server_side else 'client'} one")
     if server_hostname is not None:
         if not isinstance(server_hostname, str):
@@ -647,6 +721,11 @@ cdef _check_wrap_args(Context context, bint server_side, server_hostname):
         if not server_hostname or "\0" in server_hostname or len(server_hostname) > 253:
             raise ValueError(f"wrap_socket() argument 'server_hostname' must be a host name "
                              f"or IP address, got {server_hostname!r}")
+        try:
+            server_hostname.encode("idna")
+        except UnicodeError as exc:
+            raise ValueError(f"wrap_socket() argument 'server_hostname' is not a valid host "
+                             f"name: {server_hostname!r} ({exc})") from None
     elif (not server_side and context._verify_mode == CERT_REQUIRED and
           context.check_hostname):
         raise ValueError("CERT_REQUIRED requires server_hostname (or set check_hostname to "
@@ -656,12 +735,13 @@ cdef _check_wrap_args(Context context, bint server_side, server_hostname):
 cdef _check_socket(SocketCore sock):
     sock._check()
     if sock.sock_type != SOCK_STREAM:
-        raise ValueError("TLS needs a SOCK_STREAM socket")
+        raise ValueError("wrap_socket() argument 'sock' must be a SOCK_STREAM socket (TLS "
+                         "runs over TCP)")
     if sock.layer is not None:
-        raise ValueError("the socket already carries TLS")
+        raise ValueError("wrap_socket() argument 'sock' already carries TLS")
     if sock.held is not None:
-        raise ValueError("the socket holds received bytes not yet read: read them first "
-                         "(they would be lost to the TLS layer)")
+        raise ValueError("wrap_socket() argument 'sock' holds received bytes not yet read: "
+                         "read them first (they would be lost to the TLS layer)")
 
 
 def attach(SocketCore sock not None, Context context not None, *, server_side=False,
@@ -728,13 +808,18 @@ def wrap(SocketCore sock not None, Context context not None, type cls not None, 
     _check_wrap_args(context, server_side, server_hostname)
     _check_socket(sock)
     if not issubclass(cls, SocketCore):
-        raise TypeError(f"wrap(): cls must be a Kiln socket class, not {cls.__name__}")
+        raise TypeError(f"wrap() argument 'cls' must be a Kiln socket class, not "
+                        f"{cls.__name__}")
     new = cls.__new__(cls)
     new._adopt(sock.fd, sock.sock_family, sock.sock_type, sock.sock_proto)
     new.timeout_ns = sock.timeout_ns
     sock.fd = -1                            # detached: the new socket owns the fd
-    attach(new, context, server_side=server_side, server_hostname=server_hostname,
-           do_handshake=do_handshake)
+    try:
+        attach(new, context, server_side=server_side, server_hostname=server_hostname,
+               do_handshake=do_handshake)
+    except BaseException:
+        new.close()             # a timeout, a reset, a signal: the caller never gets ``new``
+        raise
     return new
 
 
@@ -742,26 +827,27 @@ def handshake(SocketCore sock not None):
     """Run (or finish) the TLS handshake of ``sock`` per its mode: blocking, timeout (one
     deadline for the whole handshake) or non-blocking (BlockingIOError when it must wait:
     call again when the socket polls ready).  Raises what :func:`wrap` raises."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "handshake")
     cdef IoArgs args
     cdef Py_ssize_t r
-    if layer.st.established:
+    if layer.done:
         return
     args.ctx = &layer.st
     r = sock._call(_op_handshake, &args, POLLIN, 0, sock._deadline(), True, False)
     if r < 0:
         raise_errno(sock.err)
+    layer.done = True
 
 
 def established(SocketCore sock not None):
     """True once the handshake of the TLS socket ``sock`` completed."""
-    cdef TlsLayer layer = _layer(sock)
-    return layer.st.ssl != NULL and layer.st.established
+    cdef TlsLayer layer = _layer(sock, "established")
+    return layer.st.ssl != NULL and _established(&layer.st)
 
 
 def peer_certificate(SocketCore sock not None):
     """The peer's certificate as DER bytes, or None (none sent, or no handshake yet)."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "peer_certificate")
     cdef X509 *x
     cdef unsigned char *der = NULL
     cdef int n
@@ -783,7 +869,7 @@ def peer_certificate(SocketCore sock not None):
 def cipher(SocketCore sock not None):
     """``(IANA name, OpenSSL name, protocol version, secret bits)`` of the connection, or None
     before the handshake."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "cipher")
     cdef const SSL_CIPHER *c
     sock._check()
     c = SSL_get_current_cipher(layer.st.ssl)
@@ -796,7 +882,7 @@ def cipher(SocketCore sock not None):
 def ktls(SocketCore sock not None):
     """``(send, receive)``: whether the kernel carries each direction's record layer (kernel
     TLS).  Both False before the handshake, or where the kernel or the cipher cannot."""
-    cdef TlsLayer layer = _layer(sock)
+    cdef TlsLayer layer = _layer(sock, "ktls")
     sock._check()
     return (bool(BIO_get_ktls_send(SSL_get_wbio(layer.st.ssl))),
             bool(BIO_get_ktls_recv(SSL_get_rbio(layer.st.ssl))))
@@ -806,8 +892,7 @@ def want_write(SocketCore sock not None):
     """After an operation of the non-blocking TLS socket ``sock`` raised BlockingIOError: True
     if it waits for the socket to be writable (a handshake message to send), False if for
     readable.  Event loops wait accordingly."""
-    cdef TlsLayer layer = _layer(sock)
-    sock._check()
+    cdef TlsLayer layer = _layer(sock, "want_write")
     return SSL_want(layer.st.ssl) == SSL_WRITING
 
 

@@ -29,13 +29,19 @@ def wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=CERT_NON
     ``cert`` (paths or PEM/DER bytes) are the own certificate; ``cadata`` the CAs that verify
     the peer when ``cert_reqs`` is CERT_OPTIONAL or CERT_REQUIRED."""
     context = SSLContext(PROTOCOL_TLS_SERVER if server_side else PROTOCOL_TLS_CLIENT)
-    if cert is not None or key is not None:
-        if cert is None or key is None:
-            raise ValueError("wrap_socket(): 'key' and 'cert' go together (got only one)")
-        context.load_cert_chain(cert, key)
-    if cadata is not None:
-        context.load_verify_locations(cadata=cadata)
-    context.verify_mode = cert_reqs
+    try:
+        if cert is not None or key is not None:
+            if cert is None or key is None:
+                raise ValueError("wrap_socket(): 'key' and 'cert' go together (got only one)")
+            context.load_cert_chain(cert, key)
+        if cadata is not None:
+            context.load_verify_locations(cadata=cadata)
+        try:
+            context.verify_mode = cert_reqs
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"wrap_socket() argument 'cert_reqs': {exc}") from None
+    except (TypeError, ValueError, OSError) as exc:
+        raise _renamed(exc) from None
     if not server_side and cert_reqs == CERT_NONE:
         _utls.warn_unverified("ssl.wrap_socket() with cert_reqs=CERT_NONE (its default)")
     return context.wrap_socket(sock, server_side=server_side,
@@ -55,5 +61,22 @@ def secure_connected(sock, call):
 
 
 _default_client = None
+
+
+# What the context's calls name, as wrap_socket's own arguments.
+_RENAMES = (("load_cert_chain() argument 'certfile'", "wrap_socket() argument 'cert'"),
+            ("load_cert_chain() argument 'keyfile'", "wrap_socket() argument 'key'"),
+            ("load_verify_locations() argument 'cadata'", "wrap_socket() argument 'cadata'"))
+
+
+def _renamed(exc):
+    """``exc`` with its message naming wrap_socket's arguments (same type, same errno)."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    for old, new in _RENAMES:
+        text = text.replace(old, new)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return type(exc)(exc.errno, text)
+    return type(exc)(text)
+
 
 __all__ = _utls.__all__ + ["wrap_socket"]

@@ -115,8 +115,12 @@ class SSLContext:
         self._context.load_verify_locations(cafile, cadata)
 
     def get_ciphers(self):
-        """Enabled cipher suites, IANA names, in preference order."""
-        return [iana for iana, _openssl, _version in self._context.get_ciphers()]
+        """Enabled cipher suites, IANA names, in preference order (TLS 1.3 suites first): those
+        of the protocol versions the context allows, so after ``set_ciphers`` exactly those."""
+        tls13 = self._context.maximum_version in (0, _tls.TLS_1_3)
+        tls12 = self._context.minimum_version == _tls.TLS_1_2
+        return [iana for iana, _openssl, version in self._context.get_ciphers()
+                if (tls13 if version == "TLSv1.3" else tls12)]
 
     def set_ciphers(self, ciphers):
         """Enable exactly ``ciphers`` (a list of IANA names, in preference order).  ValueError
@@ -135,14 +139,17 @@ class SSLContext:
         tls13, tls12 = [], []
         for name in names:
             if not isinstance(name, str):
-                raise TypeError(f"set_ciphers(): every cipher must be a str, not "
-                                f"{type(name).__name__}")
+                raise TypeError(f"set_ciphers() argument 'ciphers': every cipher must be a "
+                                f"str, not {type(name).__name__}")
             if name not in known:
-                raise ValueError(f"set_ciphers(): unknown cipher suite {name!r} (IANA names, "
-                                 f"e.g. 'TLS_AES_128_GCM_SHA256')")
+                raise ValueError(f"set_ciphers() argument 'ciphers': unknown cipher suite "
+                                 f"{name!r} (IANA names, e.g. 'TLS_AES_128_GCM_SHA256')")
             openssl, version = known[name]
             (tls13 if version == "TLSv1.3" else tls12).append(openssl)
-        # A protocol version left with no suite is switched off.
+        # A protocol version left with no suite is switched off (both are on again first: an
+        # earlier call may have switched one off).
+        self._context.minimum_version = _tls.TLS_1_2
+        self._context.maximum_version = 0
         if tls13:
             self._context.set_ciphersuites(":".join(tls13))
         else:

@@ -62,6 +62,14 @@ def create_ssl_context(cacert="", clicert="", pkey="", hostname="",
     if not isinstance(hostname, str):
         raise TypeError(f"create_ssl_context() argument 'hostname' must be str, not "
                         f"{type(hostname).__name__}")
+    if "\0" in hostname or len(hostname) > 253:
+        raise ValueError(f"create_ssl_context() argument 'hostname' must be a host name or IP "
+                         f"address (or \"\" not to check it), got {hostname!r}")
+    try:
+        hostname.encode("idna")
+    except UnicodeError as exc:
+        raise ValueError(f"create_ssl_context() argument 'hostname' is not a valid host name: "
+                         f"{hostname!r} ({exc})") from None
     if isinstance(options, bool) or not isinstance(options, int):
         raise TypeError(f"create_ssl_context() argument 'options' must be an int (CERT_* | "
                         f"SERVER_AUTH or CLIENT_AUTH), not {type(options).__name__}")
@@ -89,12 +97,18 @@ _contexts = {}
 
 def _context(ctx):
     """The Kiln TLS context for a Zerynth ctx tuple (cached: one per distinct tuple)."""
+    if not isinstance(ctx, tuple) or len(ctx) != 5:
+        raise TypeError(f"sslsocket() argument 'ctx' must be a tuple made by "
+                        f"ssl.create_ssl_context(), not {type(ctx).__name__}"
+                        f"{' of ' + str(len(ctx)) if isinstance(ctx, tuple) else ''}")
+    if not (all(isinstance(m, bytes) for m in ctx[:3]) and isinstance(ctx[3], str) and
+            isinstance(ctx[4], int)):
+        raise TypeError("sslsocket() argument 'ctx' must be a tuple made by "
+                        "ssl.create_ssl_context(): (bytes, bytes, bytes, str, int), not "
+                        f"({', '.join(type(m).__name__ for m in ctx)})")
     context = _contexts.get(ctx)
     if context is not None:
         return context
-    if not isinstance(ctx, tuple) or len(ctx) != 5:
-        raise TypeError("sslsocket() argument 'ctx' must be a tuple made by "
-                        "ssl.create_ssl_context()")
     cacert, clicert, pkey, hostname, options = ctx
     server = bool(options & CLIENT_AUTH)
     context = _tls.Context(server)
@@ -123,12 +137,13 @@ class sslsocket(_zsocket):
     context (no verification)."""
 
     def __init__(self, family=AF_INET, type=SOCK_STREAM, proto=IPPROTO_TCP, ctx=()):
-        self._ctx = create_ssl_context() if ctx == () else ctx
+        self._ctx = create_ssl_context() if isinstance(ctx, tuple) and ctx == () else ctx
         self._tls = _context(self._ctx)
-        if type != SOCK_STREAM:
+        super().__init__(family, type, proto)       # refuses what is not an int, naming it
+        if self.type != SOCK_STREAM:
+            self.close()
             raise ValueError("sslsocket() argument 'type' must be SOCK_STREAM (TLS runs over "
                              "TCP)")
-        super().__init__(family, type, proto)
 
     def connect(self, address):
         """Connect to ``address`` and run the TLS handshake (one timeout each, per the
