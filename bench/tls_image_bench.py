@@ -56,6 +56,7 @@ def added_files(board: str) -> list[tuple[str, int, int]]:
     """``(image path, bytes, zstd -19 bytes)`` of the files ``with`` has and ``without`` lacks,
     largest compressed first."""
     roots = {v: OUT / f"{board}-{v}" / "work" / "rootfs" for v in ("without", "with")}
+
     def files(root):
         return {p.relative_to(root).as_posix() for p in root.rglob("*")
                 if p.is_file() and not p.is_symlink()}
