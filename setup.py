@@ -6,7 +6,10 @@ What is installed comes from one declaration, ``sdk/kiln/payload.py``:
   ``driver``, ``kiln`` ...) and the host tooling ``kiln.host`` with the ``kiln`` command, its
   data (board files, image recipe) and the Cython/C sources the image builder cross-compiles;
 - with ``KILN_PAYLOAD=board`` (Buildroot's ``python-kiln`` package, a board's own pip): the
-  board-side payload only -- no host tooling, no command, no build-time dependencies.
+  board-side payload only -- no host tooling, no command, no build-time dependencies;
+- with ``KILN_TLS=0`` (python-kiln without BR2_PACKAGE_PYTHON_KILN_TLS): without the TLS layer
+  (``kiln.net.tls``, which links OpenSSL); the faces' ``ssl``/``tls`` then raise ImportError
+  naming the fix.
 
 Every ``.pyx`` is compiled as an extension module named after its path
 (``sdk/kiln/net/core.pyx`` -> ``kiln.net.core``).  Cross-compiling works through the standard
@@ -23,6 +26,7 @@ ROOT = Path(__file__).resolve().parent
 payload = {}
 exec((ROOT / "sdk" / "kiln" / "payload.py").read_text(), payload)  # Kiln is not installed yet
 BOARD_ONLY = os.environ.get(payload["PAYLOAD_ENV"], "") == payload["BOARD"]
+WITH_TLS = payload["tls_wanted"](os.environ)
 PACKAGE_DIRS = {pkg: os.path.relpath(path, ROOT)
                 for pkg, path in payload["existing_packages"](str(ROOT)).items()}
 
@@ -31,7 +35,7 @@ def extensions():
     exts = [Extension(name, [os.path.relpath(pyx, ROOT)],
                       extra_compile_args=list(payload["EXTRA_COMPILE_ARGS"]),
                       libraries=list(payload["EXTENSION_LIBRARIES"].get(name, ())))
-            for name, pyx in payload["extension_sources"](PACKAGE_DIRS, BOARD_ONLY)]
+            for name, pyx in payload["extension_sources"](PACKAGE_DIRS, BOARD_ONLY, WITH_TLS)]
     return cythonize(exts, compiler_directives=payload["CYTHON_DIRECTIVES"],
                      include_path=[str(ROOT / "sdk")], quiet=True)
 

@@ -84,6 +84,24 @@ def test_show_info_lists_python_kiln_with_its_build_dependencies(buildroot, load
     assert "busybox" in info["kiln-init"]["dependencies"]
     wifi = loaded[defconfig][0].value("BR2_PACKAGE_PYTHON_KILN_WIFI") == "y"
     assert ("wpa_supplicant" in info) == wifi
+    # TLS (default y): python-kiln builds against OpenSSL 3, and the CA bundle ships.
+    assert loaded[defconfig][0].value("BR2_PACKAGE_PYTHON_KILN_TLS") == "y"
+    assert "openssl" in deps and {"libopenssl", "ca-certificates"} <= set(info)
+    assert "libressl" not in info
+
+
+def test_tls_can_be_left_out(buildroot, tmp_path):
+    """Without BR2_PACKAGE_PYTHON_KILN_TLS, python-kiln neither depends on OpenSSL nor pulls it
+    or the CA certificates in (the offline CI build's setting)."""
+    external = tmp_path / "external"
+    shutil.copytree(EXTERNAL, external)
+    defconfig = external / "configs" / "kiln_qemu_aarch64_virt_defconfig"
+    defconfig.write_text(defconfig.read_text() + "# BR2_PACKAGE_PYTHON_KILN_TLS is not set\n")
+    result = checks.load_defconfig(buildroot, defconfig.name, tmp_path / "out", external)
+    assert result.dropped == [] and result.value("BR2_PACKAGE_PYTHON_KILN_TLS") == "n"
+    info = checks.show_info(buildroot, tmp_path / "out")
+    assert "openssl" not in info["python-kiln"]["dependencies"]
+    assert not {"libopenssl", "ca-certificates"} & set(info)
 
 
 def test_a_dropped_line_is_detected(buildroot, tmp_path):

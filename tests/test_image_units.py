@@ -265,3 +265,17 @@ def test_cli_rejects_an_unknown_part(capsys):
     with pytest.raises(SystemExit):
         main(["image", "build", "--board", "qemu-aarch64", "--with", "bluetooth"])
     assert "invalid choice: 'bluetooth'" in capsys.readouterr().err
+
+
+def test_kiln_tls_0_leaves_the_tls_layer_out_of_the_build():
+    """setup.py (Buildroot's python-kiln without BR2_PACKAGE_PYTHON_KILN_TLS) and the cross
+    build select Cython modules through kiln.payload; KILN_TLS=0 drops the TLS layer only."""
+    from kiln import payload
+    root = Path(__file__).resolve().parents[1]
+    dirs = payload.existing_packages(str(root))
+    assert payload.tls_wanted({}) and payload.tls_wanted({"KILN_TLS": "1"})
+    assert not payload.tls_wanted({"KILN_TLS": "0"})
+    everything = dict(payload.extension_sources(dirs, True))
+    without = dict(payload.extension_sources(dirs, True, tls=False))
+    assert set(payload.TLS_MODULES) <= set(everything)
+    assert set(everything) - set(without) == set(payload.TLS_MODULES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import tomllib
 
 import pytest
 
@@ -113,11 +114,18 @@ def test_raspberry_pi_boards_prefer_chacha_and_qemu_boards_keep_the_default():
     ("curves", "X25519", "[tls] curves is not a known key"),
 ])
 def test_bad_tls_tables_are_named(tmp_path, key, value, message):
-    text = boards.load("qemu-arm").source.read_text()
-    value_toml = ("[" + ", ".join(f'"{v}"' for v in value) + "]" if isinstance(value, list)
-                  else '"' + value.replace('"', '\\"') + '"')
+    data = tomllib.loads(boards.load("qemu-arm").source.read_text())
+    data.setdefault("tls", {})[key] = value
+
+    def toml(v):
+        if isinstance(v, list):
+            return "[" + ", ".join(toml(i) for i in v) + "]"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return str(v).lower() if isinstance(v, bool) else str(v)
     path = tmp_path / "qemu-arm.toml"
-    path.write_text(text + f"\n[tls]\n{key} = {value_toml}\n")
+    path.write_text("".join(f"[{table}]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in keys.items())
+                            + "\n" for table, keys in data.items()))
     with pytest.raises(boards.BoardError) as err:
         boards.load_file(path)
     assert message in str(err.value) and str(path) in str(err.value)

@@ -108,9 +108,15 @@ def packages(package_dirs, board_only):
     return sorted(found)
 
 
-def extension_sources(package_dirs, board_only):
+def tls_wanted(environ):
+    """False when ``environ`` (a mapping like ``os.environ``) sets :data:`TLS_ENV` to ``"0"``:
+    the build leaves :data:`TLS_MODULES` out."""
+    return environ.get(TLS_ENV, "1") != "0"
+
+
+def extension_sources(package_dirs, board_only, tls=True):
     """``[(module name, .pyx path)]`` of every Cython module below ``package_dirs`` (see
-    :func:`packages`), sorted by module name."""
+    :func:`packages`), sorted by module name; without :data:`TLS_MODULES` unless ``tls``."""
     found = []
     for top, folder in package_dirs.items():
         for dirpath, dirnames, filenames in os.walk(folder):
@@ -120,6 +126,6 @@ def extension_sources(package_dirs, board_only):
                     continue
                 rel = os.path.relpath(os.path.join(dirpath, filename[:-4]), folder)
                 name = top + "." + rel.replace(os.sep, ".")
-                if not (board_only and is_host_only(name)):
+                if not (board_only and is_host_only(name)) and (tls or name not in TLS_MODULES):
                     found.append((name, os.path.join(dirpath, filename)))
     return sorted(found)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from kiln import boards
+from kiln import boards, payload
 from kiln.host.buildroot import build as br_build, probe_app
 from kiln.host.image import cpio
 from kiln.host.runner import preflight
@@ -66,7 +66,11 @@ def test_image_is_buildroots_with_the_board_side_payload_only(built, rootfs):
     extensions = sorted(p for p in rootfs
                         if p.startswith(f"{site}/kiln/net/") and p.endswith(".so"))
     expected = {p.stem for p in (Path(br_build.repo_root()) / "sdk/kiln/net").glob("*.pyx")}
+    # The offline build leaves BR2_PACKAGE_PYTHON_KILN_TLS off (kiln.host.buildroot.offline):
+    # python-kiln is built with KILN_TLS=0, without the TLS layer, and no OpenSSL ships.
+    expected -= {m.rsplit(".", 1)[1] for m in payload.TLS_MODULES}
     assert {Path(p).name.split(".")[0] for p in extensions} == expected
+    assert not any("libssl.so" in p or "libcrypto.so" in p for p in rootfs)
     assert all(p.endswith(".cpython-313-aarch64-linux-gnu.so") for p in extensions)
     for package in ("networking", "usocket", "bsp", "driver", "kiln/app"):
         assert any(p.startswith(f"{site}/{package}/") for p in rootfs), package

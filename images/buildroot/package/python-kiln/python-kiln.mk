@@ -15,4 +15,12 @@ PYTHON_KILN_DEPENDENCIES = host-python-cython
 # declares it: no host tooling, no kiln command.
 PYTHON_KILN_ENV = KILN_PAYLOAD=board
 
+# The TLS layer (kiln.net.tls) links OpenSSL; without the option it
+# is not built (KILN_TLS=0, sdk/kiln/payload.py).
+ifeq ($(BR2_PACKAGE_PYTHON_KILN_TLS),y)
+PYTHON_KILN_DEPENDENCIES += openssl
+else
+PYTHON_KILN_ENV += KILN_TLS=0
+endif
+
 $(eval $(python-package))

@@ -88,6 +88,10 @@ class Overlay:
             # the QEMU board's radio is simulated, the probe checks Ethernet, and none of
             # those sources is on Debian's mirror at Buildroot's versions.
             "# BR2_PACKAGE_PYTHON_KILN_WIFI is not set",
+            # TLS (OpenSSL, ca-certificates) stays out too: Debian's mirror has neither at
+            # Buildroot's versions (openssl 3.6.2, ca-certificates 20260223), and
+            # ca-certificates also builds host-openssl; see images/buildroot/README.md.
+            "# BR2_PACKAGE_PYTHON_KILN_TLS is not set",
             # Top-level parallel build (each package in its own directories).
             "BR2_PER_PACKAGE_DIRECTORIES=y",
         ]

@@ -98,9 +98,8 @@ def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str
     for path, rel in source_files():
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, src / rel)
-    modules = payload.extension_sources({p.name: str(p) for p in sorted(src.iterdir())}, True)
-    if openssl is None:
-        modules = [(name, pyx) for name, pyx in modules if name not in payload.TLS_MODULES]
+    modules = payload.extension_sources({p.name: str(p) for p in sorted(src.iterdir())}, True,
+                                        tls=openssl is not None)
     try:
         cythonize([str(pyx) for _, pyx in modules], compiler_directives=payload.CYTHON_DIRECTIVES,
                   include_path=[str(src)], quiet=True, nthreads=os.cpu_count() or 1)
