@@ -118,6 +118,30 @@ def _cpython_exchange(ctx, address, payload=b"hello"):
             return reply
 
 
+def _ending_in_zero(der: bytes) -> bytes:
+    """``der`` with its last byte (inside the signature or the key) set to 0: still parses."""
+    return der[:-1] + b"\0"
+
+
+def test_der_data_ending_in_a_zero_byte_is_not_cut(pki):
+    """Zerynth's PEM strings end with a NUL byte that loading strips; DER data must keep its
+    own trailing zero byte (one certificate or key in 256 ends with one)."""
+    from kiln.net import tls, zssl
+    cert = _ending_in_zero(pki.der("root"))
+    tls.Context().load_verify_locations(cadata=cert)
+    zssl.create_ssl_context(cacert=cert)
+    server = tls.Context(True)
+    with pytest.raises(ValueError, match="does not match the certificate"):
+        # The key parses (it is not cut) and is then found not to belong to the certificate.
+        server.load_cert_chain(_ending_in_zero(pki.der("server-ec")),
+                               _ending_in_zero(pki.key_der("server-rsa")))
+    with pytest.raises(ValueError, match="create_ssl_context\\(\\) argument 'pkey'.*does not "
+                                         "match"):
+        zssl.create_ssl_context(clicert=_ending_in_zero(pki.der("client-ec")),
+                                pkey=_ending_in_zero(pki.key_der("server-rsa")),
+                                options=zssl.CERT_NONE | zssl.SERVER_AUTH)
+
+
 CA_FORMS = {
     "cafile": lambda pki: {"cafile": pki.ca},
     "cadata PEM str": lambda pki: {"cadata": pki.pem("root").decode()},
@@ -213,14 +237,25 @@ def test_deferred_handshake_finishes_on_first_write(pki, tls_servers):
     server.join()
 
 
-def test_non_blocking_handshake_with_poll(pki, tls_servers):
+def test_non_blocking_handshake_with_poll(pki, peers):
     """A non-blocking socket: ``do_handshake()`` raises EAGAIN (BlockingIOError) until the
-    handshake is done; poll on the fd tells when to call again."""
+    handshake is done; poll on the fd tells when to call again.  (The server starts its side
+    0.3 s late, so the first call cannot complete the handshake.)"""
     from kiln.net import tls, utls
-    server = tls_servers.cpython(cpython_server_context(pki), _echo)
+    lsock, address = peers.ref_listener("ipv4")
+    lsock.settimeout(10)
+
+    def serve():
+        conn, _ = lsock.accept()
+        with conn:
+            time.sleep(0.3)
+            conn.settimeout(10)
+            with cpython_server_context(pki).wrap_socket(conn, server_side=True) as t:
+                _echo(t)
+    handle = peers.background(serve, name="late-server")
     ctx = utls.SSLContext(utls.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cafile=pki.ca)
-    raw = _connected_usocket(server.address)
+    raw = _connected_usocket(address)
     raw.setblocking(False)
     s = ctx.wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False)
     try:
@@ -239,7 +274,7 @@ def test_non_blocking_handshake_with_poll(pki, tls_servers):
         assert s.read(2) == b"nb"
     finally:
         s.close()
-    server.join()
+    handle.result()
 
 
 # ---- MicroPython: stream methods, close_notify -----------------------------------------------------

@@ -48,7 +48,9 @@ def _material(value, name):
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError(f"create_ssl_context() argument {name!r} must be bytes, bytearray, str "
                         f"or a resource with size() and read(), not {type(value).__name__}")
-    return bytes(value).rstrip(b"\0")
+    value = bytes(value)
+    # Zerynth's PEM strings end with a NUL byte; DER data may end with a zero byte of its own.
+    return value.rstrip(b"\0") if b"-----BEGIN" in value or not value.strip(b"\0") else value
 
 
 def create_ssl_context(cacert="", clicert="", pkey="", hostname="",
