@@ -370,6 +370,39 @@ def test_zerynth_default_context_does_not_verify_and_warns_once(pki, tls_servers
     server.join()
 
 
+@pytest.mark.parametrize("mode", ["non-blocking", "timed out"])
+def test_zerynth_connect_never_lets_bytes_out_in_the_clear(mode, pki, peers):
+    """A non-blocking sslsocket's connect() raises EINPROGRESS like a plain socket's, and a
+    connect() that timed out goes on in the kernel: a send on such a socket, once connected,
+    must start the TLS handshake, never send the bytes in the clear (it did)."""
+    from kiln.net import zssl
+    s = peers.track(zssl.sslsocket())
+    if mode == "non-blocking":
+        lsock, address = peers.ref_listener("ipv4")
+        s.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            s.connect(address)
+    else:
+        lsock, address = peers.full_listener()    # our SYN is dropped: connect() times out
+        s.settimeout(100)
+        with pytest.raises(TimeoutError):
+            s.connect(address)
+        lsock.settimeout(5)
+        peers.track(lsock.accept()[0])            # room in the queue: the SYN's retry gets in
+        s.setblocking(False)
+    assert select.select([], [s], [], 10)[1], "the connection never completed"
+    lsock.settimeout(5)
+    conn, _ = lsock.accept()
+    peers.track(conn)
+    try:
+        s.send(b"secret password")
+    except BlockingIOError:
+        pass                                     # the handshake waits for the server
+    conn.settimeout(5)
+    first = conn.recv(5)
+    assert first[:1] == b"\x16" and first[1:2] == b"\x03", f"not a TLS record: {first!r}"
+
+
 def test_zerynth_recv_waits_for_n_bytes_across_records(pki, tls_servers):
     """Zerynth's ``recv(n)`` returns once ``n`` bytes arrived, here in three records sent 0.1 s
     apart; a timeout (milliseconds) raises TimeoutError and keeps what arrived."""
