@@ -118,6 +118,30 @@ def _cpython_exchange(ctx, address, payload=b"hello"):
             return reply
 
 
+def _ending_in_zero(der: bytes) -> bytes:
+    """``der`` with its last byte (inside the signature or the key) set to 0: still parses."""
+    return der[:-1] + b"\0"
+
+
+def test_der_data_ending_in_a_zero_byte_is_not_cut(pki):
+    """Zerynth's PEM strings end with a NUL byte that loading strips; DER data must keep its
+    own trailing zero byte (one certificate or key in 256 ends with one)."""
+    from kiln.net import tls, zssl
+    cert = _ending_in_zero(pki.der("root"))
+    tls.Context().load_verify_locations(cadata=cert)
+    zssl.create_ssl_context(cacert=cert)
+    server = tls.Context(True)
+    with pytest.raises(ValueError, match="does not match the certificate"):
+        # The key parses (it is not cut) and is then found not to belong to the certificate.
+        server.load_cert_chain(_ending_in_zero(pki.der("server-ec")),
+                               _ending_in_zero(pki.key_der("server-rsa")))
+    with pytest.raises(ValueError, match="create_ssl_context\\(\\) argument 'pkey'.*does not "
+                                         "match"):
+        zssl.create_ssl_context(clicert=_ending_in_zero(pki.der("client-ec")),
+                                pkey=_ending_in_zero(pki.key_der("server-rsa")),
+                                options=zssl.CERT_NONE | zssl.SERVER_AUTH)
+
+
 CA_FORMS = {
     "cafile": lambda pki: {"cafile": pki.ca},
     "cadata PEM str": lambda pki: {"cadata": pki.pem("root").decode()},
@@ -213,14 +237,25 @@ def test_deferred_handshake_finishes_on_first_write(pki, tls_servers):
     server.join()
 
 
-def test_non_blocking_handshake_with_poll(pki, tls_servers):
+def test_non_blocking_handshake_with_poll(pki, peers):
     """A non-blocking socket: ``do_handshake()`` raises EAGAIN (BlockingIOError) until the
-    handshake is done; poll on the fd tells when to call again."""
+    handshake is done; poll on the fd tells when to call again.  (The server starts its side
+    0.3 s late, so the first call cannot complete the handshake.)"""
     from kiln.net import tls, utls
-    server = tls_servers.cpython(cpython_server_context(pki), _echo)
+    lsock, address = peers.ref_listener("ipv4")
+    lsock.settimeout(10)
+
+    def serve():
+        conn, _ = lsock.accept()
+        with conn:
+            time.sleep(0.3)
+            conn.settimeout(10)
+            with cpython_server_context(pki).wrap_socket(conn, server_side=True) as t:
+                _echo(t)
+    handle = peers.background(serve, name="late-server")
     ctx = utls.SSLContext(utls.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cafile=pki.ca)
-    raw = _connected_usocket(server.address)
+    raw = _connected_usocket(address)
     raw.setblocking(False)
     s = ctx.wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False)
     try:
@@ -239,7 +274,7 @@ def test_non_blocking_handshake_with_poll(pki, tls_servers):
         assert s.read(2) == b"nb"
     finally:
         s.close()
-    server.join()
+    handle.result()
 
 
 # ---- MicroPython: stream methods, close_notify -----------------------------------------------------
@@ -333,6 +368,39 @@ def test_zerynth_default_context_does_not_verify_and_warns_once(pki, tls_servers
     err = capfd.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "sslsocket.connect()" in err
     server.join()
+
+
+@pytest.mark.parametrize("mode", ["non-blocking", "timed out"])
+def test_zerynth_connect_never_lets_bytes_out_in_the_clear(mode, pki, peers):
+    """A non-blocking sslsocket's connect() raises EINPROGRESS like a plain socket's, and a
+    connect() that timed out goes on in the kernel: a send on such a socket, once connected,
+    must start the TLS handshake, never send the bytes in the clear (it did)."""
+    from kiln.net import zssl
+    s = peers.track(zssl.sslsocket())
+    if mode == "non-blocking":
+        lsock, address = peers.ref_listener("ipv4")
+        s.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            s.connect(address)
+    else:
+        lsock, address = peers.full_listener()    # our SYN is dropped: connect() times out
+        s.settimeout(100)
+        with pytest.raises(TimeoutError):
+            s.connect(address)
+        lsock.settimeout(5)
+        peers.track(lsock.accept()[0])            # room in the queue: the SYN's retry gets in
+        s.setblocking(False)
+    assert select.select([], [s], [], 10)[1], "the connection never completed"
+    lsock.settimeout(5)
+    conn, _ = lsock.accept()
+    peers.track(conn)
+    try:
+        s.send(b"secret password")
+    except BlockingIOError:
+        pass                                     # the handshake waits for the server
+    conn.settimeout(5)
+    first = conn.recv(5)
+    assert first[:1] == b"\x16" and first[1:2] == b"\x03", f"not a TLS record: {first!r}"
 
 
 def test_zerynth_recv_waits_for_n_bytes_across_records(pki, tls_servers):

@@ -462,7 +462,7 @@ VALID: dict[str, tuple[dict[str, Callable[["WorkerEnv"], Any]], str | None]] = {
                             "options": lambda env: 4 | 16}, None),
     "sslsocket": ({"family": lambda env: std.AF_INET, "type": lambda env: std.SOCK_STREAM,
                    "proto": lambda env: 0, "ctx": lambda env: ()}, None),
-    "sslsocket.connect": ({"address": lambda env: env.tls_address}, "zssl-fresh"),
+    "sslsocket.connect": ({"address": lambda env: env.tls_server_address()}, "zssl-fresh"),
     "sslsocket.accept": ({}, "zssl-listener"),
     "sslsocket.getpeercert": ({"binary_form": lambda env: True}, "tls"),
     "sslsocket.cipher": ({}, "tls"),
@@ -654,6 +654,12 @@ class WorkerEnv:
         deadline = time.monotonic() + timeout
         while (self._active or self._accepted < self.connects) and time.monotonic() < deadline:
             time.sleep(0.005)
+
+    def tls_server_address(self) -> tuple:
+        """The TLS server's address, for a connection a case makes itself (counted, so that
+        :meth:`wait_idle` waits for the server to accept and close it)."""
+        self.connects += 1
+        return self.tls_address
 
     # -- files
     def path(self, name: str) -> str:

@@ -22,7 +22,6 @@ Targets:
 """
 from __future__ import annotations
 
-import atexit
 import base64
 import os
 import re
@@ -39,21 +38,23 @@ from tls_pki import make_pki  # noqa: E402
 
 from kiln.net import tls, utls, zssl  # noqa: E402
 
+# The PKI is read into memory and its directory removed at once: libFuzzer ends the process
+# without running atexit handlers.
 _DIR = tempfile.mkdtemp(prefix="kiln-fuzz-pki-")
-atexit.register(shutil.rmtree, _DIR, True)
-_PKI = make_pki(_DIR)
-CERTS = [_PKI.der(n) for n in ("root", "inter", "server-ec", "server-rsa", "client-ec",
-                               "expired-ec")]
-KEYS = [_PKI.key_der(n) for n in ("server-ec", "server-rsa", "client-ec", "root")]
-PAIRS = [(_PKI.der("server-ec"), _PKI.key_der("server-ec")),
-         (_PKI.der("server-rsa"), _PKI.key_der("server-rsa")),
-         (_PKI.der("client-ec"), _PKI.key_der("client-ec"))]
-VALID_CA = _PKI.pem("root")
+try:
+    _PKI = make_pki(_DIR)
+    CERTS = [_PKI.der(n) for n in ("root", "inter", "server-ec", "server-rsa", "client-ec",
+                                   "expired-ec")]
+    KEYS = [_PKI.key_der(n) for n in ("server-ec", "server-rsa", "client-ec", "root")]
+    PAIRS = [(_PKI.der("server-ec"), _PKI.key_der("server-ec")),
+             (_PKI.der("server-rsa"), _PKI.key_der("server-rsa")),
+             (_PKI.der("client-ec"), _PKI.key_der("client-ec"))]
+    VALID_CA = _PKI.pem("root")
+finally:
+    shutil.rmtree(_DIR, ignore_errors=True)
 PEM_LABELS = [b"CERTIFICATE", b"PRIVATE KEY", b"EC PRIVATE KEY", b"RSA PRIVATE KEY",
               b"TRUSTED CERTIFICATE", b"X509 CERTIFICATE", b"ENCRYPTED PRIVATE KEY",
               b"CERTIFICATE REQUEST", b"PUBLIC KEY", b"X"]
-_FILES = tempfile.mkdtemp(prefix="kiln-fuzz-files-")
-atexit.register(shutil.rmtree, _FILES, True)
 
 
 # ---- inputs ------------------------------------------------------------------------------------
@@ -128,15 +129,21 @@ def material(fdp: atheris.FuzzedDataProvider, kind: str) -> Any:
     return joined.decode("latin-1") if fdp.ConsumeBool() else joined
 
 
-def maybe_path(fdp: atheris.FuzzedDataProvider, value: Any) -> Any:
-    """Sometimes write ``value`` to a file and return its path instead."""
+def maybe_path(fdp: atheris.FuzzedDataProvider, value: Any, written: list[str]) -> Any:
+    """Sometimes write ``value`` to a temporary file and return its path instead; the path is
+    added to ``written``, which the caller removes after the call."""
     if not fdp.ConsumeProbability() < 0.25:
         return value
-    path = os.path.join(_FILES, f"f{fdp.ConsumeIntInRange(0, 3)}")
-    data = value.encode("latin-1") if isinstance(value, str) else bytes(value)
-    with open(path, "wb") as f:
-        f.write(data)
+    fd, path = tempfile.mkstemp(prefix="kiln-fuzz-", suffix=".pem")
+    written.append(path)
+    with os.fdopen(fd, "wb") as f:
+        f.write(value.encode("latin-1") if isinstance(value, str) else bytes(value))
     return path
+
+
+def _remove(paths: list[str]) -> None:
+    for path in paths:
+        os.unlink(path)
 
 
 # ---- outcome checks ----------------------------------------------------------------------------
@@ -171,10 +178,14 @@ def cadata_target(data: bytes) -> None:
     else:
         ctx = utls.SSLContext(utls.PROTOCOL_TLS_CLIENT)
         if isinstance(cas, (bytes, str)) and fdp.ConsumeBool():
-            path = maybe_path(fdp, cas)
+            written: list[str] = []
+            path = maybe_path(fdp, cas, written)
             if path is not cas:
-                refusal_or_ok(lambda: ctx.load_verify_locations(cafile=path),
-                              "load_verify_locations")
+                try:
+                    refusal_or_ok(lambda: ctx.load_verify_locations(cafile=path),
+                                  "load_verify_locations")
+                finally:
+                    _remove(written)
                 still_works()
                 return
         refusal_or_ok(lambda: ctx.load_verify_locations(cadata=cas), "load_verify_locations")
@@ -194,10 +205,14 @@ def cert_chain_target(data: bytes) -> None:
                  for _ in range(fdp.ConsumeIntInRange(1, 2))]
         cert = (cert.encode("latin-1") if isinstance(cert, str) else bytes(cert)) + \
             b"".join(chain)
-    cert = maybe_path(fdp, cert)
-    key = None if fdp.ConsumeProbability() < 0.1 else maybe_path(fdp, key)
+    written: list[str] = []
+    cert = maybe_path(fdp, cert, written)
+    key = None if fdp.ConsumeProbability() < 0.1 else maybe_path(fdp, key, written)
     ctx = tls.Context(fdp.ConsumeBool())
-    refusal_or_ok(lambda: ctx.load_cert_chain(cert, key), "load_cert_chain")
+    try:
+        refusal_or_ok(lambda: ctx.load_cert_chain(cert, key), "load_cert_chain")
+    finally:
+        _remove(written)
     still_works()
 
 

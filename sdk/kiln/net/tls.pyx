@@ -282,7 +282,8 @@ cdef list _load_certs(bytes data, str func, str name):
     cdef X509 *x
     cdef const unsigned char *p
     cdef list found = []
-    data = data.rstrip(b"\0")       # Zerynth's PEM strings end with a NUL byte
+    if _is_pem(data):
+        data = data.rstrip(b"\0")   # Zerynth's PEM strings end with a NUL byte (DER may too)
     if not data:
         raise ValueError(f"{func}() argument {name!r} is empty: expected a certificate "
                          f"(PEM or DER)")
@@ -322,7 +323,8 @@ cdef EVP_PKEY *_load_key(bytes data, str func, str name) except NULL:
     cdef BIO *bio
     cdef EVP_PKEY *key = NULL
     cdef const unsigned char *p
-    data = data.rstrip(b"\0")
+    if _is_pem(data):
+        data = data.rstrip(b"\0")
     if not data:
         raise ValueError(f"{func}() argument {name!r} is empty: expected a private key "
                          f"(PEM or DER)")

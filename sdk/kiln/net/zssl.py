@@ -50,7 +50,9 @@ def _material(value, name):
     if not isinstance(value, (bytes, bytearray, memoryview)):
         raise TypeError(f"create_ssl_context() argument {name!r} must be bytes, bytearray, str "
                         f"or a resource with size() and read(), not {type(value).__name__}")
-    return bytes(value).rstrip(b"\0")
+    value = bytes(value)
+    # Zerynth's PEM strings end with a NUL byte; DER data may end with a zero byte of its own.
+    return value.rstrip(b"\0") if b"-----BEGIN" in value or not value.strip(b"\0") else value
 
 
 def create_ssl_context(cacert="", clicert="", pkey="", hostname="",
@@ -148,13 +150,27 @@ class sslsocket(_zsocket):
     def connect(self, address):
         """Connect to ``address`` and run the TLS handshake (one timeout each, per the
         socket's timeout).  ConnectionAbortedError (TLSHandshakeError) names why a handshake
-        failed."""
-        global _warned
+        failed.  A non-blocking socket raises BlockingIOError (EINPROGRESS) as a plain one
+        does; TLS is in place already, and the handshake runs with its first reads and writes
+        (nothing is ever sent in the clear)."""
         if self._tls.server_side:
             raise ValueError("connect() on an sslsocket made with a CLIENT_AUTH (server) "
                              "context")
+        self._warn_unverified()
+        if not _tls.is_tls(self):
+            # TLS goes on before the connection: whatever connect() does (in progress, timed
+            # out, called again), no byte can leave this socket in the clear.
+            _tls.attach(self, self._tls, server_hostname=self._ctx[3] or None,
+                        do_handshake=False)
         super().connect(address)
-        hostname = self._ctx[3] or None
+        try:
+            _tls.handshake(self)
+        except _tls.TLSHandshakeError:
+            self.close()
+            raise
+
+    def _warn_unverified(self):
+        global _warned
         if self._tls.verify_mode == _tls.CERT_NONE and not _warned:
             _warned = True
             import sys
@@ -162,7 +178,6 @@ class sslsocket(_zsocket):
                   "of create_ssl_context) does not verify the server's certificate; pass "
                   "cacert=... and options=ssl.CERT_REQUIRED|ssl.SERVER_AUTH (and hostname=) "
                   "to verify", file=sys.stderr)
-        _tls.attach(self, self._tls, server_hostname=hostname)
 
     def accept(self):
         """Wait for a connection and run the TLS handshake on it (a CLIENT_AUTH context);
