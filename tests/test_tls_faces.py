@@ -458,3 +458,43 @@ def test_verifying_client_without_a_ca_uses_the_image_bundle(face, bundle, pki, 
             s.send(b"ok")
             assert bytes(s.recv(2)) == b"ok"
     server.join()
+
+
+def test_wrap_socket_on_a_nonblocking_socket_finishes_the_handshake(pki):
+    """MicroPython's wrap_socket(do_handshake_on_connect=True) returns with the handshake done
+    also when the socket is non-blocking (it loops until then); the TLS socket stays
+    non-blocking (a read with nothing there returns None)."""
+    import ssl as cpython_ssl
+    import socket as std
+    import threading
+    from kiln.net import usocket, utls
+    server_ctx = cpython_ssl.SSLContext(cpython_ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(pki.chain("server-ec"), pki.key("server-ec"))
+    listener = std.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve():
+        conn, _ = listener.accept()
+        with server_ctx.wrap_socket(conn, server_side=True) as tls_conn:
+            tls_conn.sendall(tls_conn.recv(10))
+            done.wait(10)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        ctx = utls.SSLContext(utls.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = utls.CERT_NONE
+        sock = usocket.socket()
+        sock.connect(listener.getsockname())
+        sock.setblocking(False)
+        tls = ctx.wrap_socket(sock, server_hostname="localhost")
+        assert tls.gettimeout() == 0.0 and tls.cipher() is not None
+        assert tls.read(5) is None
+        tls.setblocking(True)
+        tls.write(b"hello")
+        assert tls.read(5) == b"hello"
+        tls.close()
+    finally:
+        done.set()
+        thread.join(10)
+        listener.close()

@@ -168,8 +168,23 @@ class SSLContext:
                             f"{type(sock).__name__}")
         if not server_side and self._context.verify_mode == CERT_NONE:
             warn_unverified("tls.SSLContext.wrap_socket() with verify_mode CERT_NONE")
-        return _tls.wrap(sock, self._context, SSLSocket, server_side=server_side,
-                         server_hostname=server_hostname, do_handshake=do_handshake_on_connect)
+        blocking_handshake = do_handshake_on_connect and sock.gettimeout() == 0
+        tls = _tls.wrap(sock, self._context, SSLSocket, server_side=server_side,
+                        server_hostname=server_hostname,
+                        do_handshake=do_handshake_on_connect and not blocking_handshake)
+        if blocking_handshake:
+            # MicroPython's wrap_socket finishes the handshake before it returns, also on a
+            # non-blocking socket (it loops until done): so does Kiln, then the socket is
+            # non-blocking again.  Pass do_handshake_on_connect=False to handshake in an
+            # event loop instead.
+            try:
+                tls.settimeout(None)
+                tls.do_handshake()
+                tls.settimeout(0)
+            except BaseException:
+                tls.close()
+                raise
+        return tls
 
 
 __all__ = ["SSLContext", "SSLSocket", "SSLError", "SSLCertVerificationError",
