@@ -16,7 +16,8 @@ import pytest
 
 import mosquitto as mosquitto_broker
 
-FIXTURE = Path(__file__).parent / "fixtures" / "micropython-lib"
+# The published client as the program-test app's lib/ holds it (one copy for both tiers).
+FIXTURE = Path(__file__).parent / "system" / "apps" / "programs" / "lib"
 UMQTT_SHA256 = "3cfd101ef774e0c6f9543425650ddc36168a7bbf4b8b8b71667e27023dfd951f"
 
 
