@@ -380,7 +380,7 @@ def test_the_image_holds_the_whole_app_and_reports_its_size(programs, programs_i
 def test_app_package_with_relative_imports(programs, face):
     facts = programs.result(f"{face}.app_package").facts
     assert facts == {"label": "3000m", "socket": SOCKET_OF[face],
-                     "sleep": "kiln.app.zerynth" if face == "zerynth" else "None",
+                     "sleep": "kiln.zerynth.builtins" if face == "zerynth" else "None",
                      "file": "/app/toolbox/__init__.py"}
 
 
@@ -388,7 +388,7 @@ def test_app_package_with_relative_imports(programs, face):
 def test_lib_folder_on_the_import_path(programs, face):
     facts = programs.result(f"{face}.lib_modules").facts
     assert facts == {"socket": SOCKET_OF[face], "precedence": "app",
-                     "sleep": "kiln.app.zerynth" if face == "zerynth" else "None"}
+                     "sleep": "kiln.zerynth.builtins" if face == "zerynth" else "None"}
 
 
 @pytest.mark.parametrize("face", FACES)
