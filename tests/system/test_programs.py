@@ -33,6 +33,7 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote
@@ -43,7 +44,8 @@ import mosquitto
 from guest import GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
-from servers import FileServer, NtpResponder, connect_to_guest
+from servers import (EXCHANGE_OWN, EXCHANGE_REPLY_HEAD, ExchangeServer, FileServer,
+                     NtpResponder, connect_to_guest, exchange_as_client)
 from kiln.host.image.appdir import load as load_app
 from kiln.host.image.artifacts import ImageArtifacts
 from kiln.host.runner import netns
@@ -230,8 +232,61 @@ class NtpPeer(Peer):
             self.queries, self.error = list(responder.queries), responder.error
 
 
+class ExchangePeer(Peer):
+    """``micropython.poll_client`` and ``micropython.asyncio_tcp``: the host's side of the
+    app's exchange protocol (apps/programs/checks/exchange.py).  Its server
+    (:class:`servers.ExchangeServer`, found by the guest as :attr:`NAME`) serves the guest's
+    clients; on ``asyncio_tcp``'s ``listening`` event :attr:`CLIENTS` host clients connect to
+    the guest's asyncio server at once, each sending its own random bytes and checking the
+    reply (:func:`servers.exchange_as_client`).  After the run: :attr:`server` (its
+    ``sessions`` by client name, ``errors``), :attr:`sent` and :attr:`got` (host client name ->
+    the bytes it sent / the guest's own bytes it got back)."""
+
+    checks = ("micropython.asyncio_tcp",)
+    NAME = "exchange.kiln.test"
+    CLIENTS = 3
+    SIZE = 30000
+
+    def start(self, lab):
+        self.sent: dict[str, bytes] = {}
+        self.got: dict[str, bytes] = {}
+        self.port = 9000 + random.randrange(1000)
+        lab.add_dns_record(self.NAME, str(lab.host_address))
+        self.server = ExchangeServer(lab)
+        return {"test_exchange": f"{self.NAME}:{self.server.port}",
+                "test_async_port": self.port}
+
+    def event(self, check, what, facts, lab):
+        assert what == "listening" and facts == {"port": str(self.port)}, (what, facts)
+        (lease,) = lab.leases()
+        errors: list[str] = []
+
+        def client(name: str) -> None:
+            payload = secrets.token_bytes(self.SIZE)
+            try:
+                with connect_to_guest(lab, str(lease.ip), self.port) as conn:
+                    self.sent[name] = payload
+                    self.got[name] = exchange_as_client(conn, name, payload)
+            except Exception as exc:
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+        clients = [threading.Thread(target=client, args=(f"h{i}",))
+                   for i in range(self.CLIENTS)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(90)
+        assert not any(t.is_alive() for t in clients), "a host client is still exchanging"
+        assert not errors, errors
+
+    def stop(self):
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.close()
+
+
 #: Peer classes of the run, one instance each per boot (append yours).
-PEERS: list[type[Peer]] = [WebPagePeer, MosquittoPeer, NtpPeer]
+PEERS: list[type[Peer]] = [WebPagePeer, MosquittoPeer, NtpPeer, ExchangePeer]
 
 
 # --- one boot per board -----------------------------------------------------------------------
@@ -529,6 +584,51 @@ def test_kernel_tls_carries_the_guests_mqtt_connection(programs):
         f"the {programs.board} image has no kernel TLS (/sys/module/tls): images with TLS " \
         f"must load the tls module"
     assert (facts["ktls_send"], facts["ktls_recv"]) == ("True", "False"), facts
+
+
+# --- MicroPython programs on the network: ticks, select/poll, asyncio -------------------------
+
+def test_uselect_poll_client_with_ticks_deadlines(programs):
+    """checks/micropython/poll_client.py: a non-blocking ``usocket`` driven by
+    ``uselect.poll`` (register, modify, ipoll one-shot, unregister) with ``time.ticks_*``
+    deadlines exchanged random bytes with the host's server, each end checking the other's;
+    the reply taken by timed-out reads stayed in the socket and was reported readable; the
+    ticks arithmetic wraps at 2**30 on the board."""
+    facts = programs.result("micropython.poll_client").facts
+    peer = programs.peer(ExchangePeer)
+    assert not peer.server.errors, peer.server.errors
+    session = peer.server.sessions["poll"]
+    assert session.peer == programs.guest_address and len(session.received) == 48000
+    assert facts == {"sent_sha": sha256(session.received), "own_sha": sha256(session.own),
+                     "held": str(EXCHANGE_REPLY_HEAD + len(session.received) + EXCHANGE_OWN),
+                     "timed_out_reads": facts["timed_out_reads"],
+                     "peer": programs.host_address, "ticks_wrap": "1073741823,1",
+                     "ms_ok": "True"}
+    assert int(facts["timed_out_reads"]) >= 1
+
+
+def test_asyncio_server_reached_from_the_host_and_client_to_it(programs):
+    """checks/micropython/asyncio_tcp.py: MicroPython's asyncio on the board served the host's
+    clients, connected at once, while its own client exchanged with the host's server, in one
+    event loop; every byte checked on both ends (the guest's digests of what it received and
+    of what it sent back against the host's records; the host checked each reply)."""
+    facts = programs.result("micropython.asyncio_tcp").facts
+    peer = programs.peer(ExchangePeer)
+    assert not peer.server.errors, peer.server.errors
+    names = [f"h{i}" for i in range(ExchangePeer.CLIENTS)]
+    assert sorted(peer.sent) == sorted(peer.got) == names
+    assert facts["served"] == ",".join(names)
+    for name in names:
+        assert facts[f"from_{name}"] == sha256(peer.sent[name]), name
+        assert facts[f"to_{name}"] == sha256(peer.got[name]), name
+        assert len(peer.got[name]) == EXCHANGE_OWN
+        assert facts[f"peer_{name}"] == programs.host_address
+    assert len({facts[f"from_{name}"] for name in names}) == len(names)
+    client = peer.server.sessions["asyncio"]
+    assert client.peer == programs.guest_address
+    assert (facts["sent_sha"], facts["own_sha"]) == (sha256(client.received),
+                                                     sha256(client.own))
+    assert facts["slept_ms_ok"] == "True"
 
 
 def test_check_lines_are_parsed_as_the_harness_writes_them():
