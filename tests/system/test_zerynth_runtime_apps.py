@@ -1,9 +1,6 @@
 """Issue #18 under QEMU: Zerynth's runtime face on the qemu-aarch64 image.
 
-- ``Ethernet_http`` (Zerynth v3, the published version passing the interface handle:
-  ``ifc = eth.configure(dhcp=True)``, ``socket.socket(ifc=ifc)``) runs unmodified as the
-  image's ``main.py`` against the lab's DHCP, DNS and HTTP servers; two rounds of its loop.
-- ``apps/zerynth_runtime/runtime_checks.py`` (``kiln.app=runtime_checks.py``, same image): a
+- ``apps/zerynth_runtime/runtime_checks.py`` (the image's ``main.py``): a
   Zerynth-style program with ``thread()`` and priorities, ``timers``, ``threading``,
   ``new_exception``, ``random``, ``streams.SocketStream`` to a host-side server over a socket
   bound with ``ifc``, and ``requests`` to a host-side HTTP server by name.
@@ -11,12 +8,12 @@
   (``from driver.wifi.hwsim import hwsim as wifi_driver``) on the Wi-Fi lab image: it links to
   the lab's "Network-Name" access point, and the host fetches its page twice.
 
-The examples are read from Zerynth's repositories at pinned commits (``tests/zerynth_examples``).
-Three boots on two images.
+The example is read from Zerynth's repository at a pinned commit (``tests/zerynth_examples``).
+Two boots on two images.  Zerynth's v3 ``Ethernet_http`` runs unmodified in the program-test
+boot of every QEMU board (tests/system/test_programs.py).
 """
 from __future__ import annotations
 
-import ast
 import http.server
 import json
 import re
@@ -33,7 +30,6 @@ from kiln import boards
 from kiln.host.runner.boot import guest_cmdline
 from kiln.host.runner.wifilab import LabNetwork, lab_arg
 from servers import connect_to_guest
-from test_zerynth_apps import HOST, INDEX, http_server
 
 sys.path.insert(0, str(REPO))
 from tests.zerynth_examples import example_source, with_driver  # noqa: E402
@@ -53,11 +49,10 @@ def aarch64():
 
 @pytest.fixture(scope="module")
 def runtime_image(aarch64, tmp_path_factory):
-    """/app: Ethernet_http as main.py, runtime_checks.py, testargs.py."""
+    """/app: runtime_checks.py as main.py, testargs.py."""
     app_dir = tmp_path_factory.mktemp("zerynth-runtime-app")
-    shutil.copy2(APPS / "zerynth_runtime" / "runtime_checks.py", app_dir)
+    shutil.copy2(APPS / "zerynth_runtime" / "runtime_checks.py", app_dir / "main.py")
     shutil.copy2(APPS / "zerynth" / "testargs.py", app_dir)
-    (app_dir / "main.py").write_text(example_source("Ethernet_http"))
     return session_image(aarch64, app_dir, REPO / "out" / "system-tests" / f"{BOARD}-zrt",
                          tmp_path_factory.mktemp("image-zrt"))
 
@@ -159,39 +154,13 @@ class UpperLineServer:
         self.sock.close()
 
 
-def test_ethernet_http_example_runs_unmodified(lab, runtime_image, starter, tmp_path):
-    lab.add_dns_record(HOST, str(lab.host_address))
-    server = http_server(lab, tmp_path)
-    try:
-        guest = starter(runtime_image, lab, "kiln.app=main.py")
-        leases = []
-        for _ in range(2):                                    # two rounds of its loop
-            guest.expect(r"configuring\.\.\.", BOOT_TIMEOUT_S)
-            info = guest.expect(r"\(True, '([\d.]+)', '([\d.]+)', '([\d.]+)', '([\d.]+)', "
-                                r"'([0-9a-f:]{17})'\)", 90)
-            leases.append(info.group(1))
-            assert info.group(4) == str(lab.host_address)    # the gateway
-            guest.expect(rf"resolved {re.escape(str(lab.host_address))}\r?\n", 30)
-            m = guest.expect(r"bytearray\((b'.*')\)\r?\n", 30)
-            body = ast.literal_eval(m.group(1))
-            assert len(body) == 256 and body.startswith(b"HTTP/1.0 200 OK\r\n")
-            assert b"Content-Length: %d\r\n" % len(INDEX) in body
-            guest.expect(r"disconnected\.\.\.", 30)
-    finally:
-        server.terminate()
-    log = lab.dnsmasq_log()
-    assert f"DHCPRELEASE({lab.tap}) {leases[0]}" in log      # eth.disconnect() released it
-    assert log.count(f"query[A] {HOST}") >= 2
-    assert "Exception" not in guest.transcript, guest.transcript
-
-
 def test_zerynth_runtime_program(lab, runtime_image, starter):
     lab.add_dns_record(WEB_NAME, str(lab.host_address))
     web = JsonHTTP(lab)
     lines = UpperLineServer(lab)
     try:
         guest = starter(runtime_image, lab,
-                        f"kiln.app=runtime_checks.py kiln.test_http={WEB_NAME}:{web.port} "
+                        f"kiln.test_http={WEB_NAME}:{web.port} "
                         f"kiln.test_lines={lab.host_address}:{lines.port}")
         status = guest.wait_exit(BOOT_TIMEOUT_S + 120)
     finally:
