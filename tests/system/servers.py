@@ -5,13 +5,15 @@ host-side address, so only the guest can reach them.  The reply servers answer w
 ``lab_checks.reply_for(data)`` (the bytes reversed) and record what they received; the file
 server serves fixed files over HTTP; the NTP responder answers with the times it is given; the
 exchange server and :func:`exchange_as_client` are the host's side of the program-test app's
-exchange protocol.
+exchange protocol; the JSON server describes each HTTP request it gets; the line server answers
+a line upper-cased.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import http.server
+import json
 import secrets
 import socket
 import struct
@@ -317,3 +319,79 @@ def exchange_as_client(sock: socket.socket, name: str, payload: bytes) -> bytes:
         if end != b"":
             raise AssertionError(f"{name}: data after the reply: {end!r}")
     return body[len(payload):]
+
+
+# --- the Zerynth runtime checks' servers ------------------------------------------------------
+
+class JsonHTTP:
+    """An HTTP/1.1 server in the lab namespace answering every request with JSON describing it
+    (``method``, ``path``, ``body``), on a free port (:attr:`port`) until :meth:`close`."""
+
+    def __init__(self, lab):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode() if n else ""
+                payload = json.dumps({"method": self.command, "path": self.path,
+                                      "body": body}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+        self.server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler,
+                                                      bind_and_activate=False)
+        self.server.socket.close()
+        self.server.socket = lab.socket()
+        self.server.socket.bind((str(lab.host_address), 0))
+        self.server.socket.listen(8)
+        self.port = self.server.socket.getsockname()[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class UpperLineServer:
+    """A TCP server in the lab namespace answering one line per connection, upper-cased, on a
+    free port (:attr:`port`); :attr:`received` keeps the lines, until :meth:`close`."""
+
+    def __init__(self, lab):
+        self.sock = lab.socket()
+        self.sock.bind((str(lab.host_address), 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.received = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(60)
+                data = b""
+                try:
+                    while not data.endswith(b"\n"):
+                        chunk = conn.recv(256)
+                        if not chunk:
+                            break
+                        data += chunk
+                    self.received.append(data)
+                    conn.sendall(data.upper())
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()

@@ -49,8 +49,8 @@ import mosquitto
 from guest import GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
-from servers import (EXCHANGE_OWN, EXCHANGE_REPLY_HEAD, ExchangeServer, FileServer,
-                     NtpResponder, connect_to_guest, exchange_as_client)
+from servers import (EXCHANGE_OWN, EXCHANGE_REPLY_HEAD, ExchangeServer, FileServer, JsonHTTP,
+                     NtpResponder, UpperLineServer, connect_to_guest, exchange_as_client)
 from test_zerynth_apps import HOST as ZERYNTH_HOST, INDEX as ZERYNTH_INDEX, http_server
 from kiln.host.image.appdir import load as load_app
 from kiln.host.image.artifacts import ImageArtifacts
@@ -297,6 +297,31 @@ class ExchangePeer(Peer):
             server.close()
 
 
+class ZerynthServersPeer(Peer):
+    """``zerynth.socket_stream`` and ``zerynth.requests_http``: a line server answering a line
+    upper-cased (:class:`servers.UpperLineServer`, by address) and an HTTP server describing
+    each request in JSON (:class:`servers.JsonHTTP`, found by the guest as :attr:`NAME`).
+    After the run: :attr:`lines` (the line server, its ``received``), :attr:`dns_log`."""
+
+    checks = ()
+    NAME = "api.zerynth.lab"
+
+    def start(self, lab):
+        self.lab, self.dns_log = lab, ""
+        lab.add_dns_record(self.NAME, str(lab.host_address))
+        self.web = JsonHTTP(lab)
+        self.lines = UpperLineServer(lab)
+        return {"test_http": f"{self.NAME}:{self.web.port}",
+                "test_lines": f"{lab.host_address}:{self.lines.port}"}
+
+    def stop(self):
+        for server in (getattr(self, "web", None), getattr(self, "lines", None)):
+            if server is not None:
+                server.close()
+        if hasattr(self, "lab"):
+            self.dns_log = self.lab.dnsmasq_log()
+
+
 class EthernetHttpPeer(Peer):
     """``example.Ethernet_http``: what Zerynth's example reaches -- ``now.zerynth.com`` in the
     lab's DNS, ``python3 -m http.server 80`` on the lab's host side serving
@@ -329,7 +354,7 @@ class EthernetHttpPeer(Peer):
 
 #: Peer classes of the run, one instance each per boot (append yours).
 PEERS: list[type[Peer]] = [WebPagePeer, MosquittoPeer, NtpPeer, ExchangePeer,
-                           EthernetHttpPeer]
+                           ZerynthServersPeer, EthernetHttpPeer]
 
 
 # --- one boot per board -----------------------------------------------------------------------
@@ -679,6 +704,51 @@ def test_asyncio_server_reached_from_the_host_and_client_to_it(programs):
     assert (facts["sent_sha"], facts["own_sha"]) == (sha256(client.received),
                                                      sha256(client.own))
     assert facts["slept_ms_ok"] == "True"
+
+
+# --- the Zerynth runtime face: thread(), timers, threading, streams, requests -----------------
+
+def test_zerynth_threads_with_priorities(programs):
+    """``thread()`` at PRIO_HIGH and PRIO_LOW counted under a Lock until an Event; their Linux
+    nice values are the priorities' (5 apart per step from the program's), and a
+    ``threading.Thread`` started at PRIO_HIGHER waited on a Semaphore until released."""
+    assert programs.result("zerynth.threads").facts == {
+        "done": "True", "a": "5", "b": "5", "alive": "False", "nice_high": "-5",
+        "nice_low": "5", "nice_higher": "-10", "waited": "True", "released": "True",
+        "ended": "True"}
+
+
+def test_zerynth_timers(programs):
+    facts = programs.result("zerynth.timers").facts
+    assert int(facts["ticks"]) >= 4, facts
+    assert {k: v for k, v in facts.items() if k != "ticks"} == {
+        "stopped": "True", "rising": "True", "first_ms_ok": "True", "one_shot": "True",
+        "now_ok": "True"}
+
+
+def test_zerynth_builtins(programs):
+    assert programs.result("zerynth.builtin_names").facts == {
+        "name": "BoardError", "msg": "the board failed", "all_in_range": "True",
+        "big": "True", "hex": "0xff", "hex_bare": "ff", "units": "1,2,3"}
+
+
+def test_zerynth_socket_stream_bound_to_the_interface_handle(programs):
+    """``print(..., stream=SocketStream(sock))`` and ``readline()`` over a socket bound to the
+    interface ``eth.configure()`` returned (SO_BINDTODEVICE: the board's Ethernet)."""
+    facts = programs.result("zerynth.socket_stream").facts
+    peer = programs.peer(ZerynthServersPeer)
+    assert facts["bound"] == facts["ifname"] != "", facts
+    assert peer.lines.received == [f"hello from the board {facts['n']}\n".encode()]
+    assert (facts["answer"], facts["eol"]) == (f"HELLO FROM THE BOARD {facts['n']}", "True")
+
+
+def test_zerynth_requests_by_name(programs):
+    facts = programs.result("zerynth.requests_http").facts
+    assert facts == {"get_status": "200", "get_path": "/get?q=zerynth",
+                     "get_type": "application/json", "post_status": "200",
+                     "post_method": "POST", "post_body": '{"board": "kiln"}',
+                     "unknown": "HTTPConnectionError"}
+    assert f"query[A] {ZerynthServersPeer.NAME}" in programs.peer(ZerynthServersPeer).dns_log
 
 
 # --- Zerynth's published examples, unmodified -------------------------------------------------
