@@ -12,7 +12,8 @@ rounds, checks what the peers saw, then stops the process.
   ``thread()``, ``sleep()``, ``timers.timer()`` with ``interval``/``start``/``get``.
 
 ``Mini_Web_Server`` (v2) links to a Wi-Fi access point, which needs the QEMU Wi-Fi lab: it runs
-in ``tests/system/test_zerynth_runtime_apps.py``.
+in ``tests/system/test_zerynth_runtime_apps.py``.  ``Ethernet_http`` also runs on the QEMU
+images, in the program-test boot (``tests/system/test_programs.py``).
 """
 from __future__ import annotations
 

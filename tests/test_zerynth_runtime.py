@@ -683,6 +683,19 @@ def test_semaphore_counts():
         zthreading.Semaphore(1.5)
 
 
+def test_semaphore_at_zero_waits_for_a_release():
+    """acquire() without a timeout blocks until another thread releases (it must not take
+    CPython's timeout=-1 as expired), and takes the one released."""
+    sem = zthreading.Semaphore(0)
+    std_threading.Timer(0.1, sem.release).start()
+    start = time.monotonic()
+    assert sem.acquire() is True and time.monotonic() - start >= 0.1
+    assert sem.acquire(False) is False
+    std_threading.Timer(0.05, sem.release).start()
+    with sem:                                           # __enter__ waits as acquire() does
+        assert sem.acquire(False) is False
+
+
 def test_event_wait_in_milliseconds():
     ev = zthreading.Event()
     start = time.monotonic()

@@ -3,11 +3,18 @@
 Their sockets are created inside the lab namespace (``NetLab.socket``) and bound to the lab's
 host-side address, so only the guest can reach them.  The reply servers answer with
 ``lab_checks.reply_for(data)`` (the bytes reversed) and record what they received; the file
-server serves fixed files over HTTP; the NTP responder answers with the times it is given.
+server serves fixed files over HTTP; the NTP responder answers with the times it is given; the
+exchange server and :func:`exchange_as_client` are the host's side of the program-test app's
+exchange protocol; the JSON server describes each HTTP request it gets; the line server answers
+a line upper-cased.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import http.server
+import json
+import secrets
 import socket
 import struct
 import threading
@@ -194,3 +201,197 @@ class NtpResponder:
         self._stop.set()
         self._thread.join(5)
         self._sock.close()
+
+
+# --- the exchange protocol of apps/programs/checks/exchange.py, the host's side --------------
+
+#: Bytes of the server's own at the end of every reply (``OWN`` of the app's module).
+EXCHANGE_OWN = 20000
+#: Length of the reply's header line (``REPLY_HEAD`` of the app's module).
+EXCHANGE_REPLY_HEAD = 80
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_exactly(stream, n: int, what: str) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise AssertionError(f"{what}: {len(data)} of {n} bytes before the connection closed")
+    return data
+
+
+def _expect_line(stream, line: bytes, who: str) -> None:
+    got = stream.readline(100)
+    if got != line:
+        raise AssertionError(f"{who}: expected {line!r}, got {got!r}")
+
+
+@dataclasses.dataclass
+class ExchangeSession:
+    """One exchange the host served: the client's address, the bytes it sent, the host's own
+    bytes it got back (after its bytes reversed)."""
+
+    peer: str
+    received: bytes
+    own: bytes
+
+
+class ExchangeServer:
+    """The host's server of the exchange protocol (apps/programs/checks/exchange.py) on a free
+    port (:attr:`port`) of the lab's host-side address, one thread per connection: it reads
+    ``HELLO name n sha``, the n bytes (checked against the digest) and ``GO``, answers ``REPLY``
+    with the bytes reversed and :data:`EXCHANGE_OWN` random bytes of its own, waits for ``BYE``
+    and closes.  :attr:`sessions` (client name -> :class:`ExchangeSession`) and :attr:`errors`
+    (what went wrong, per connection) until :meth:`close`."""
+
+    def __init__(self, lab) -> None:
+        self.sessions: dict[str, ExchangeSession] = {}
+        self.errors: list[str] = []
+        self._sock = lab.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((str(lab.host_address), 0))
+        self._sock.listen(8)
+        self.port = self._sock.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, peer = self._sock.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn, peer[0]), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket, peer: str) -> None:
+        conn.settimeout(60)
+        try:
+            with conn, conn.makefile("rb") as stream:
+                words = stream.readline(200).split()
+                if len(words) != 4 or words[0] != b"HELLO":
+                    raise AssertionError(f"{peer}: not a HELLO line: {words!r}")
+                name, size, digest = words[1].decode(), int(words[2]), words[3].decode()
+                payload = _read_exactly(stream, size, f"{peer} {name}")
+                if _sha(payload) != digest:
+                    raise AssertionError(f"{peer} {name}: the bytes do not match their digest")
+                _expect_line(stream, b"GO\n", f"{peer} {name}")
+                own = secrets.token_bytes(EXCHANGE_OWN)
+                body = payload[::-1] + own
+                conn.sendall(b"REPLY %08d %s\n" % (len(body), _sha(body).encode()) + body)
+                _expect_line(stream, b"BYE\n", f"{peer} {name}")
+                self.sessions[name] = ExchangeSession(peer, payload, own)
+        except Exception as exc:  # reported by the test
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        """Stop accepting, wait for the connections being served (up to 10 s each)."""
+        self._sock.close()
+        self._accepting.join(5)
+        for thread in self._threads:
+            thread.join(10)
+
+
+def exchange_as_client(sock: socket.socket, name: str, payload: bytes) -> bytes:
+    """The client's side of the exchange protocol over connected ``sock``: sends ``payload``,
+    checks the reply (digest, the bytes reversed, :data:`EXCHANGE_OWN` more), says ``BYE`` and
+    waits for the server's close.  Returns the server's own bytes; AssertionError otherwise."""
+    sock.sendall(b"HELLO %s %d %s\n" % (name.encode(), len(payload), _sha(payload).encode())
+                 + payload + b"GO\n")
+    with sock.makefile("rb") as stream:
+        head = _read_exactly(stream, EXCHANGE_REPLY_HEAD, f"{name}: the reply's header")
+        words = head.split()
+        if len(words) != 3 or words[0] != b"REPLY" or not head.endswith(b"\n"):
+            raise AssertionError(f"{name}: not a REPLY line: {head!r}")
+        size = int(words[1])
+        if size != len(payload) + EXCHANGE_OWN:
+            raise AssertionError(f"{name}: a reply of {size} bytes to {len(payload)}")
+        body = _read_exactly(stream, size, f"{name}: the reply")
+        if _sha(body) != words[2].decode():
+            raise AssertionError(f"{name}: the reply does not match its digest")
+        if body[:len(payload)] != payload[::-1]:
+            raise AssertionError(f"{name}: the reply does not start with the bytes reversed")
+        sock.sendall(b"BYE\n")
+        end = stream.read(1)
+        if end != b"":
+            raise AssertionError(f"{name}: data after the reply: {end!r}")
+    return body[len(payload):]
+
+
+# --- the Zerynth runtime checks' servers ------------------------------------------------------
+
+class JsonHTTP:
+    """An HTTP/1.1 server in the lab namespace answering every request with JSON describing it
+    (``method``, ``path``, ``body``), on a free port (:attr:`port`) until :meth:`close`."""
+
+    def __init__(self, lab):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode() if n else ""
+                payload = json.dumps({"method": self.command, "path": self.path,
+                                      "body": body}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+        self.server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler,
+                                                      bind_and_activate=False)
+        self.server.socket.close()
+        self.server.socket = lab.socket()
+        self.server.socket.bind((str(lab.host_address), 0))
+        self.server.socket.listen(8)
+        self.port = self.server.socket.getsockname()[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class UpperLineServer:
+    """A TCP server in the lab namespace answering one line per connection, upper-cased, on a
+    free port (:attr:`port`); :attr:`received` keeps the lines, until :meth:`close`."""
+
+    def __init__(self, lab):
+        self.sock = lab.socket()
+        self.sock.bind((str(lab.host_address), 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.received = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(60)
+                data = b""
+                try:
+                    while not data.endswith(b"\n"):
+                        chunk = conn.recv(256)
+                        if not chunk:
+                            break
+                        data += chunk
+                    self.received.append(data)
+                    conn.sendall(data.upper())
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()

@@ -4,11 +4,13 @@ initramfs QEMU board (qemu-aarch64, qemu-arm), all in ONE boot per board.
 The image's app is the directory ``apps/programs/`` copied whole (the builder's rules: packages,
 ``lib/``, data files).  Its ``main.py`` runs the checks of ``checks/common/`` and
 ``checks/<face>/`` under each API face of the launcher and prints ``CHECK <face>.<check> ok
-k=v ...`` or ``CHECK <face>.<check> FAIL <reason>`` (``apps/programs/harness``).  The
-``programs`` fixture boots the image once per board in a network lab, answers the checks'
-``event`` lines through the host-side :class:`Peer` registered for them, and collects the
-results; each test below asserts on the results of one check, on what the host observed, or
-on every check at once.
+k=v ...`` or ``CHECK <face>.<check> FAIL <reason>`` (``apps/programs/harness``).  Then it runs
+Zerynth's published examples (``EXAMPLES``), unmodified, each as the app of a board whose
+network it owns (``apps/programs/harness/examples.py``): their output on the console as
+``EXAMPLE <name> | <line>``, then ``CHECK example.<name> ok ...``.  The ``programs`` fixture
+boots the image once per board in a network lab, answers the checks' ``event`` lines through
+the host-side :class:`Peer` registered for them, and collects the results; each test below
+asserts on the results of one check, on what the host observed, or on every check at once.
 
 Adding a check (one boot still serves all of them):
 
@@ -23,6 +25,7 @@ Adding a check (one boot still serves all of them):
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime
 import hashlib
@@ -31,8 +34,11 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import ssl
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote
@@ -43,17 +49,25 @@ import mosquitto
 from guest import GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
-from servers import FileServer, NtpResponder, connect_to_guest
+from servers import (EXCHANGE_OWN, EXCHANGE_REPLY_HEAD, ExchangeServer, FileServer, JsonHTTP,
+                     NtpResponder, UpperLineServer, connect_to_guest, exchange_as_client)
+from test_zerynth_apps import HOST as ZERYNTH_HOST, INDEX as ZERYNTH_INDEX, http_server
 from kiln.host.image.appdir import load as load_app
 from kiln.host.image.artifacts import ImageArtifacts
 from kiln.host.runner import netns
 from kiln.host.runner.boot import guest_cmdline
 from kiln.host.runner.netlab import NetLab
 
+sys.path.insert(0, str(REPO))
+from tests.zerynth_examples import example_source  # noqa: E402
+
 pytestmark = pytest.mark.system
 
 PROGRAMS = APPS / "programs"
 FACES = ("zerynth", "micropython", "cpython")
+#: Zerynth's published examples the app runs after the faces (``EXAMPLES`` of
+#: apps/programs/harness/examples.py); the fixture puts each in ``examples/<name>/main.py``.
+EXAMPLES = ("Ethernet_http",)
 SOCKET_OF = {"zerynth": "networking.socket", "micropython": "usocket", "cpython": "socket"}
 #: The longest the console may stay silent between two CHECK lines (boot included), and the
 #: longest the whole run may take, on a loaded 2-core machine under TCG.
@@ -230,8 +244,117 @@ class NtpPeer(Peer):
             self.queries, self.error = list(responder.queries), responder.error
 
 
+class ExchangePeer(Peer):
+    """``micropython.poll_client`` and ``micropython.asyncio_tcp``: the host's side of the
+    app's exchange protocol (apps/programs/checks/exchange.py).  Its server
+    (:class:`servers.ExchangeServer`, found by the guest as :attr:`NAME`) serves the guest's
+    clients; on ``asyncio_tcp``'s ``listening`` event :attr:`CLIENTS` host clients connect to
+    the guest's asyncio server at once, each sending its own random bytes and checking the
+    reply (:func:`servers.exchange_as_client`).  After the run: :attr:`server` (its
+    ``sessions`` by client name, ``errors``), :attr:`sent` and :attr:`got` (host client name ->
+    the bytes it sent / the guest's own bytes it got back)."""
+
+    checks = ("micropython.asyncio_tcp",)
+    NAME = "exchange.kiln.test"
+    CLIENTS = 3
+    SIZE = 30000
+
+    def start(self, lab):
+        self.sent: dict[str, bytes] = {}
+        self.got: dict[str, bytes] = {}
+        self.port = 9000 + random.randrange(1000)
+        lab.add_dns_record(self.NAME, str(lab.host_address))
+        self.server = ExchangeServer(lab)
+        return {"test_exchange": f"{self.NAME}:{self.server.port}",
+                "test_async_port": self.port}
+
+    def event(self, check, what, facts, lab):
+        assert what == "listening" and facts == {"port": str(self.port)}, (what, facts)
+        (lease,) = lab.leases()
+        errors: list[str] = []
+
+        def client(name: str) -> None:
+            payload = secrets.token_bytes(self.SIZE)
+            try:
+                with connect_to_guest(lab, str(lease.ip), self.port) as conn:
+                    self.sent[name] = payload
+                    self.got[name] = exchange_as_client(conn, name, payload)
+            except Exception as exc:
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+        clients = [threading.Thread(target=client, args=(f"h{i}",))
+                   for i in range(self.CLIENTS)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join(90)
+        assert not any(t.is_alive() for t in clients), "a host client is still exchanging"
+        assert not errors, errors
+
+    def stop(self):
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.close()
+
+
+class ZerynthServersPeer(Peer):
+    """``zerynth.socket_stream`` and ``zerynth.requests_http``: a line server answering a line
+    upper-cased (:class:`servers.UpperLineServer`, by address) and an HTTP server describing
+    each request in JSON (:class:`servers.JsonHTTP`, found by the guest as :attr:`NAME`).
+    After the run: :attr:`lines` (the line server, its ``received``), :attr:`dns_log`."""
+
+    checks = ()
+    NAME = "api.zerynth.lab"
+
+    def start(self, lab):
+        self.lab, self.dns_log = lab, ""
+        lab.add_dns_record(self.NAME, str(lab.host_address))
+        self.web = JsonHTTP(lab)
+        self.lines = UpperLineServer(lab)
+        return {"test_http": f"{self.NAME}:{self.web.port}",
+                "test_lines": f"{lab.host_address}:{self.lines.port}"}
+
+    def stop(self):
+        for server in (getattr(self, "web", None), getattr(self, "lines", None)):
+            if server is not None:
+                server.close()
+        if hasattr(self, "lab"):
+            self.dns_log = self.lab.dnsmasq_log()
+
+
+class EthernetHttpPeer(Peer):
+    """``example.Ethernet_http``: what Zerynth's example reaches -- ``now.zerynth.com`` in the
+    lab's DNS, ``python3 -m http.server 80`` on the lab's host side serving
+    :data:`test_zerynth_apps.INDEX`; the lab's dnsmasq leases the example its addresses.  After
+    the run: :attr:`http_log` (the HTTP server's request log), :attr:`dnsmasq_log`."""
+
+    checks = ()
+
+    def start(self, lab):
+        self.lab, self.http_log, self.dnsmasq_log = lab, "", ""
+        lab.add_dns_record(ZERYNTH_HOST, str(lab.host_address))
+        docroot = lab.workdir / "ethernet-http"
+        docroot.mkdir()
+        self.server = http_server(lab, docroot)
+        return {}
+
+    def stop(self):
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.terminate()
+            try:
+                _, err = server.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                _, err = server.communicate()
+            self.http_log = err.decode(errors="replace")
+        if hasattr(self, "lab"):
+            self.dnsmasq_log = self.lab.dnsmasq_log()
+
+
 #: Peer classes of the run, one instance each per boot (append yours).
-PEERS: list[type[Peer]] = [WebPagePeer, MosquittoPeer, NtpPeer]
+PEERS: list[type[Peer]] = [WebPagePeer, MosquittoPeer, NtpPeer, ExchangePeer,
+                           ZerynthServersPeer, EthernetHttpPeer]
 
 
 # --- one boot per board -----------------------------------------------------------------------
@@ -255,7 +378,7 @@ class ProgramsRun:
     results: dict[str, Result]
     peer_errors: dict[str, str]        # check name -> what its peer raised on an event
     host_address: str                  # the lab's host side, as the guest sees it
-    guest_address: str                 # the guest's address (its DHCP lease)
+    guest_address: str                 # the guest's address at boot (its DHCP lease)
     app_status: int | None
     transcript: str
     peers: dict[type, Peer]
@@ -285,9 +408,13 @@ def parse_facts(text: str) -> dict[str, str]:
 def programs_image(board, tmp_path_factory):
     """``board``'s image with ``apps/programs/`` as its app, built or reused in
     ``out/system-tests/<board>-programs`` (a copy of the app without host caches goes in: the
-    builder refuses ``__pycache__``; the digest is by content, so the copy reuses the image)."""
+    builder refuses ``__pycache__``; the digest is by content, so the copy reuses the image),
+    with each of :data:`EXAMPLES` as published in ``examples/<name>/main.py``."""
     app = tmp_path_factory.mktemp("programs-app") / "programs"
     shutil.copytree(PROGRAMS, app, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in EXAMPLES:
+        (app / "examples" / name).mkdir(parents=True)
+        (app / "examples" / name / "main.py").write_text(example_source(name))
     out_dir = REPO / "out" / "system-tests" / f"{board.name}-programs"
     image = session_image(board, app, out_dir, tmp_path_factory.mktemp(f"programs-{board.name}"))
     return image, app, ImageArtifacts.load(out_dir / "build.json")
@@ -332,9 +459,10 @@ def programs(board, programs_image, resources) -> ProgramsRun:
                     results[name] = Result(name, True, parse_facts(rest))
                 else:
                     results[name] = Result(name, False, {}, rest)
-            leases = lab.leases()
+            # The boot's address (the examples release it before the app ends).
+            boot_net = re.search(r"KILN: net dhcp ([\d.]+)/", guest.transcript)
             run = ProgramsRun(board.name, results, peer_errors, str(lab.host_address),
-                              str(leases[0].ip) if leases else "", status, guest.transcript,
+                              boot_net.group(1) if boot_net else "", status, guest.transcript,
                               peers, artifacts, time.monotonic() - t0)
         finally:
             try:
@@ -362,6 +490,8 @@ def test_every_check_passed(programs):
             for module in sorted((PROGRAMS / "checks" / folder).glob("*.py")):
                 if module.name != "__init__.py":
                     programs.result(f"{face}.{module.stem}")
+    for name in EXAMPLES:
+        programs.result(f"example.{name}")
     assert programs.app_status == 0, programs.transcript
 
 
@@ -380,7 +510,7 @@ def test_the_image_holds_the_whole_app_and_reports_its_size(programs, programs_i
 def test_app_package_with_relative_imports(programs, face):
     facts = programs.result(f"{face}.app_package").facts
     assert facts == {"label": "3000m", "socket": SOCKET_OF[face],
-                     "sleep": "kiln.app.zerynth" if face == "zerynth" else "None",
+                     "sleep": "kiln.zerynth.builtins" if face == "zerynth" else "None",
                      "file": "/app/toolbox/__init__.py"}
 
 
@@ -388,7 +518,7 @@ def test_app_package_with_relative_imports(programs, face):
 def test_lib_folder_on_the_import_path(programs, face):
     facts = programs.result(f"{face}.lib_modules").facts
     assert facts == {"socket": SOCKET_OF[face], "precedence": "app",
-                     "sleep": "kiln.app.zerynth" if face == "zerynth" else "None"}
+                     "sleep": "kiln.zerynth.builtins" if face == "zerynth" else "None"}
 
 
 @pytest.mark.parametrize("face", FACES)
@@ -529,6 +659,150 @@ def test_kernel_tls_carries_the_guests_mqtt_connection(programs):
         f"the {programs.board} image has no kernel TLS (/sys/module/tls): images with TLS " \
         f"must load the tls module"
     assert (facts["ktls_send"], facts["ktls_recv"]) == ("True", "False"), facts
+
+
+# --- MicroPython programs on the network: ticks, select/poll, asyncio -------------------------
+
+def test_uselect_poll_client_with_ticks_deadlines(programs):
+    """checks/micropython/poll_client.py: a non-blocking ``usocket`` driven by
+    ``uselect.poll`` (register, modify, ipoll one-shot, unregister) with ``time.ticks_*``
+    deadlines exchanged random bytes with the host's server, each end checking the other's;
+    the reply taken by timed-out reads stayed in the socket and was reported readable; the
+    ticks arithmetic wraps at 2**30 on the board."""
+    facts = programs.result("micropython.poll_client").facts
+    peer = programs.peer(ExchangePeer)
+    assert not peer.server.errors, peer.server.errors
+    session = peer.server.sessions["poll"]
+    assert session.peer == programs.guest_address and len(session.received) == 48000
+    assert facts == {"sent_sha": sha256(session.received), "own_sha": sha256(session.own),
+                     "held": str(EXCHANGE_REPLY_HEAD + len(session.received) + EXCHANGE_OWN),
+                     "timed_out_reads": facts["timed_out_reads"],
+                     "peer": programs.host_address, "ticks_wrap": "1073741823,1",
+                     "ms_ok": "True"}
+    assert int(facts["timed_out_reads"]) >= 1
+
+
+def test_asyncio_server_reached_from_the_host_and_client_to_it(programs):
+    """checks/micropython/asyncio_tcp.py: MicroPython's asyncio on the board served the host's
+    clients, connected at once, while its own client exchanged with the host's server, in one
+    event loop; every byte checked on both ends (the guest's digests of what it received and
+    of what it sent back against the host's records; the host checked each reply)."""
+    facts = programs.result("micropython.asyncio_tcp").facts
+    peer = programs.peer(ExchangePeer)
+    assert not peer.server.errors, peer.server.errors
+    names = [f"h{i}" for i in range(ExchangePeer.CLIENTS)]
+    assert sorted(peer.sent) == sorted(peer.got) == names
+    assert facts["served"] == ",".join(names)
+    for name in names:
+        assert facts[f"from_{name}"] == sha256(peer.sent[name]), name
+        assert facts[f"to_{name}"] == sha256(peer.got[name]), name
+        assert len(peer.got[name]) == EXCHANGE_OWN
+        assert facts[f"peer_{name}"] == programs.host_address
+    assert len({facts[f"from_{name}"] for name in names}) == len(names)
+    client = peer.server.sessions["asyncio"]
+    assert client.peer == programs.guest_address
+    assert (facts["sent_sha"], facts["own_sha"]) == (sha256(client.received),
+                                                     sha256(client.own))
+    assert facts["slept_ms_ok"] == "True"
+
+
+# --- the Zerynth runtime face: thread(), timers, threading, streams, requests -----------------
+
+def test_zerynth_threads_with_priorities(programs):
+    """``thread()`` at PRIO_HIGH and PRIO_LOW counted under a Lock until an Event; their Linux
+    nice values are the priorities' (5 apart per step from the program's), and a
+    ``threading.Thread`` started at PRIO_HIGHER waited on a Semaphore until released."""
+    assert programs.result("zerynth.threads").facts == {
+        "done": "True", "a": "5", "b": "5", "alive": "False", "nice_high": "-5",
+        "nice_low": "5", "nice_higher": "-10", "waited": "True", "released": "True",
+        "ended": "True"}
+
+
+def test_zerynth_timers(programs):
+    facts = programs.result("zerynth.timers").facts
+    assert int(facts["ticks"]) >= 4, facts
+    assert {k: v for k, v in facts.items() if k != "ticks"} == {
+        "stopped": "True", "rising": "True", "first_ms_ok": "True", "one_shot": "True",
+        "now_ok": "True"}
+
+
+def test_zerynth_builtins(programs):
+    assert programs.result("zerynth.builtin_names").facts == {
+        "name": "BoardError", "msg": "the board failed", "all_in_range": "True",
+        "big": "True", "hex": "0xff", "hex_bare": "ff", "units": "1,2,3"}
+
+
+def test_zerynth_socket_stream_bound_to_the_interface_handle(programs):
+    """``print(..., stream=SocketStream(sock))`` and ``readline()`` over a socket bound to the
+    interface ``eth.configure()`` returned (SO_BINDTODEVICE: the board's Ethernet)."""
+    facts = programs.result("zerynth.socket_stream").facts
+    peer = programs.peer(ZerynthServersPeer)
+    assert facts["bound"] == facts["ifname"] != "", facts
+    assert peer.lines.received == [f"hello from the board {facts['n']}\n".encode()]
+    assert (facts["answer"], facts["eol"]) == (f"HELLO FROM THE BOARD {facts['n']}", "True")
+
+
+def test_zerynth_requests_by_name(programs):
+    facts = programs.result("zerynth.requests_http").facts
+    assert facts == {"get_status": "200", "get_path": "/get?q=zerynth",
+                     "get_type": "application/json", "post_status": "200",
+                     "post_method": "POST", "post_body": '{"board": "kiln"}',
+                     "unknown": "HTTPConnectionError"}
+    assert f"query[A] {ZerynthServersPeer.NAME}" in programs.peer(ZerynthServersPeer).dns_log
+
+
+# --- Zerynth's published examples, unmodified -------------------------------------------------
+
+def example_lines(programs, name: str) -> list[str]:
+    """What example ``name`` printed (harness/examples.py forwards it line by line)."""
+    return re.findall(rf"EXAMPLE {re.escape(name)} \| ([^\r\n]*)", programs.transcript)
+
+
+def test_ethernet_http_example_runs_unmodified(programs):
+    """Zerynth v3's ``Ethernet_http``, the published file, run as a board's app that owns the
+    network (``--net none`` after the boot's lease was released): two rounds of its loop --
+    ``eth.configure(dhcp=True)``/``eth.start()`` leased by the lab's dnsmasq, the gateway and
+    DNS server the lab's, ``now.zerynth.com`` resolved to the host, 256 bytes of the host's
+    HTTP answer through ``socket.socket(ifc=ifc)``, ``eth.disconnect()`` releasing the lease --
+    then stopped in its ``sleep(3000)``."""
+    facts = programs.result("example.Ethernet_http").facts
+    published = example_source("Ethernet_http").encode()
+    assert (facts["sha256"], facts["rounds"], facts["status"], facts["boot_net_released"]) \
+        == (sha256(published), "2", str(-signal.SIGTERM), "True"), facts
+    lines = example_lines(programs, "Ethernet_http")
+    assert len(lines) == int(facts["lines"]), lines
+    assert lines[0] == "KILN: net none  gw=none dns=none", lines
+    assert lines[1] == "KILN: app start /app/examples/Ethernet_http/main.py", lines
+    assert not [line for line in lines if "Exception" in line or "Traceback" in line], lines
+    start = lines.index("configuring...")
+    assert any("Kiln board summary" in line for line in lines[2:start]), lines
+    host = programs.host_address
+    leases = []
+    for n in range(2):
+        steps = lines[start + 12 * n:start + 12 * (n + 1)]
+        assert [steps[i] for i in (0, 1, 2, 3, 5, 6, 7, 9, 10, 11)] == [
+            "configuring...", "connecting...", "connected...", "info...", f"resolved {host}",
+            "creating socket...", "connecting socket...", "close socket...",
+            "disconnecting...", "disconnected..."], steps
+        dhcp, ip, mask, gateway, dns, mac = ast.literal_eval(steps[4])
+        assert (dhcp, mask, gateway, dns) == (True, "255.255.255.0", host, host), steps[4]
+        assert re.fullmatch(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}", mac), steps[4]
+        leases.append(ip)
+        reply = re.fullmatch(r"bytearray\((b'.*')\)", steps[8])
+        assert reply, steps[8]
+        body = ast.literal_eval(reply.group(1))
+        assert len(body) == 256 and body.startswith(b"HTTP/1.0 200 OK\r\n"), body
+        assert b"Content-Length: %d\r\n" % len(ZERYNTH_INDEX) in body, body
+    peer = programs.peer(EthernetHttpPeer)
+    # Two GETs from the example's leases reached the host's server.
+    gets = re.findall(r'^([\d.]+) - - \[[^]]*\] "GET / HTTP/1.1" 200 ', peer.http_log, re.M)
+    assert gets == leases, peer.http_log
+    # dnsmasq: the boot's lease released, then each round leased and released.
+    dhcp_log = re.findall(r"(DHCPACK|DHCPRELEASE)\(\S+\) ([\d.]+)", peer.dnsmasq_log)
+    assert dhcp_log[-5:] == [("DHCPRELEASE", programs.guest_address),
+                             ("DHCPACK", leases[0]), ("DHCPRELEASE", leases[0]),
+                             ("DHCPACK", leases[1]), ("DHCPRELEASE", leases[1])], dhcp_log
+    assert peer.dnsmasq_log.count(f"query[A] {ZERYNTH_HOST}") >= 2
 
 
 def test_check_lines_are_parsed_as_the_harness_writes_them():

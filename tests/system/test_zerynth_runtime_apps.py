@@ -1,39 +1,31 @@
-"""Issue #18 under QEMU: Zerynth's runtime face on the qemu-aarch64 image.
+"""Issue #18 under QEMU: Zerynth's v2 ``Mini_Web_Server`` example over Wi-Fi, on qemu-aarch64.
 
-- ``Ethernet_http`` (Zerynth v3, the published version passing the interface handle:
-  ``ifc = eth.configure(dhcp=True)``, ``socket.socket(ifc=ifc)``) runs unmodified as the
-  image's ``main.py`` against the lab's DHCP, DNS and HTTP servers; two rounds of its loop.
-- ``apps/zerynth_runtime/runtime_checks.py`` (``kiln.app=runtime_checks.py``, same image): a
-  Zerynth-style program with ``thread()`` and priorities, ``timers``, ``threading``,
-  ``new_exception``, ``random``, ``streams.SocketStream`` to a host-side server over a socket
-  bound with ``ifc``, and ``requests`` to a host-side HTTP server by name.
-- ``Mini_Web_Server`` (Zerynth v2) with only its driver line pointing at Kiln's simulated radio
-  (``from driver.wifi.hwsim import hwsim as wifi_driver``) on the Wi-Fi lab image: it links to
-  the lab's "Network-Name" access point, and the host fetches its page twice.
+``Mini_Web_Server`` (Zerynth v2: ``streams.serial()``, ``streams.SocketStream``,
+``print(..., stream=client)``, ``random(0, 100)``) with only its driver line pointing at Kiln's
+simulated radio (``from driver.wifi.hwsim import hwsim as wifi_driver``) runs on the Wi-Fi lab
+image (mac80211_hwsim + hostapd in the guest): it links to the lab's "Network-Name" access
+point, and the host fetches its page twice.  The example is read from Zerynth's repository at a
+pinned commit (``tests/zerynth_examples``).  One boot.
 
-The examples are read from Zerynth's repositories at pinned commits (``tests/zerynth_examples``).
-Three boots on two images.
+The rest of the Zerynth runtime face on the images -- ``thread()`` and priorities, ``timers``,
+``threading``, ``new_exception``, ``random``, ``streams.SocketStream`` over a socket bound with
+``ifc``, ``requests`` -- and the v3 ``Ethernet_http`` example run in the program-test boot of
+every QEMU board (tests/system/test_programs.py).
 """
 from __future__ import annotations
 
-import ast
-import http.server
-import json
 import re
-import shutil
 import sys
-import threading
 
 import pytest
 
 from guest import BOOT_TIMEOUT_S, GuestStarter
 from image_cache import session_image
-from layout import APPS, REPO
+from layout import REPO
 from kiln import boards
 from kiln.host.runner.boot import guest_cmdline
 from kiln.host.runner.wifilab import LabNetwork, lab_arg
 from servers import connect_to_guest
-from test_zerynth_apps import HOST, INDEX, http_server
 
 sys.path.insert(0, str(REPO))
 from tests.zerynth_examples import example_source, with_driver  # noqa: E402
@@ -41,7 +33,6 @@ from tests.zerynth_examples import example_source, with_driver  # noqa: E402
 pytestmark = pytest.mark.system
 
 BOARD = "qemu-aarch64"
-WEB_NAME = "api.zerynth.lab"
 MINI_NET = LabNetwork("Network-Name", "wpa2", "Wifi-Password")     # what the example links to
 HWSIM_DRIVER = "from driver.wifi.hwsim import hwsim as wifi_driver"
 
@@ -49,17 +40,6 @@ HWSIM_DRIVER = "from driver.wifi.hwsim import hwsim as wifi_driver"
 @pytest.fixture(scope="module")
 def aarch64():
     return boards.load(BOARD)
-
-
-@pytest.fixture(scope="module")
-def runtime_image(aarch64, tmp_path_factory):
-    """/app: Ethernet_http as main.py, runtime_checks.py, testargs.py."""
-    app_dir = tmp_path_factory.mktemp("zerynth-runtime-app")
-    shutil.copy2(APPS / "zerynth_runtime" / "runtime_checks.py", app_dir)
-    shutil.copy2(APPS / "zerynth" / "testargs.py", app_dir)
-    (app_dir / "main.py").write_text(example_source("Ethernet_http"))
-    return session_image(aarch64, app_dir, REPO / "out" / "system-tests" / f"{BOARD}-zrt",
-                         tmp_path_factory.mktemp("image-zrt"))
 
 
 @pytest.fixture(scope="module")
@@ -85,138 +65,6 @@ def starter(aarch64, resources):
     yield start
     for s in made:
         s.close_all()
-
-
-class JsonHTTP:
-    """An HTTP/1.1 server in the lab namespace answering every request with JSON describing it."""
-
-    def __init__(self, lab):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _answer(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n).decode() if n else ""
-                payload = json.dumps({"method": self.command, "path": self.path,
-                                      "body": body}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _answer
-
-        self.server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler,
-                                                      bind_and_activate=False)
-        self.server.socket.close()
-        self.server.socket = lab.socket()
-        self.server.socket.bind((str(lab.host_address), 0))
-        self.server.socket.listen(8)
-        self.port = self.server.socket.getsockname()[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class UpperLineServer:
-    """A TCP server in the lab namespace answering one line per connection, upper-cased."""
-
-    def __init__(self, lab):
-        self.sock = lab.socket()
-        self.sock.bind((str(lab.host_address), 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self.received = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(60)
-                data = b""
-                try:
-                    while not data.endswith(b"\n"):
-                        chunk = conn.recv(256)
-                        if not chunk:
-                            break
-                        data += chunk
-                    self.received.append(data)
-                    conn.sendall(data.upper())
-                except OSError:
-                    pass
-
-    def close(self):
-        self.sock.close()
-
-
-def test_ethernet_http_example_runs_unmodified(lab, runtime_image, starter, tmp_path):
-    lab.add_dns_record(HOST, str(lab.host_address))
-    server = http_server(lab, tmp_path)
-    try:
-        guest = starter(runtime_image, lab, "kiln.app=main.py")
-        leases = []
-        for _ in range(2):                                    # two rounds of its loop
-            guest.expect(r"configuring\.\.\.", BOOT_TIMEOUT_S)
-            info = guest.expect(r"\(True, '([\d.]+)', '([\d.]+)', '([\d.]+)', '([\d.]+)', "
-                                r"'([0-9a-f:]{17})'\)", 90)
-            leases.append(info.group(1))
-            assert info.group(4) == str(lab.host_address)    # the gateway
-            guest.expect(rf"resolved {re.escape(str(lab.host_address))}\r?\n", 30)
-            m = guest.expect(r"bytearray\((b'.*')\)\r?\n", 30)
-            body = ast.literal_eval(m.group(1))
-            assert len(body) == 256 and body.startswith(b"HTTP/1.0 200 OK\r\n")
-            assert b"Content-Length: %d\r\n" % len(INDEX) in body
-            guest.expect(r"disconnected\.\.\.", 30)
-    finally:
-        server.terminate()
-    log = lab.dnsmasq_log()
-    assert f"DHCPRELEASE({lab.tap}) {leases[0]}" in log      # eth.disconnect() released it
-    assert log.count(f"query[A] {HOST}") >= 2
-    assert "Exception" not in guest.transcript, guest.transcript
-
-
-def test_zerynth_runtime_program(lab, runtime_image, starter):
-    lab.add_dns_record(WEB_NAME, str(lab.host_address))
-    web = JsonHTTP(lab)
-    lines = UpperLineServer(lab)
-    try:
-        guest = starter(runtime_image, lab,
-                        f"kiln.app=runtime_checks.py kiln.test_http={WEB_NAME}:{web.port} "
-                        f"kiln.test_lines={lab.host_address}:{lines.port}")
-        status = guest.wait_exit(BOOT_TIMEOUT_S + 120)
-    finally:
-        web.close()
-        lines.close()
-    assert status == 0, guest.transcript
-    checks = {step: guest.checks(f"zrt-{step}") for step in (
-        "threads", "timers", "new_exception", "random", "socketstream", "get", "post",
-        "unknown", "end")}
-    assert all(len(found) == 1 for found in checks.values()), (checks, guest.transcript)
-    c = {step: found[0] for step, found in checks.items()}
-    assert c["threads"] == {"done": "True", "a": "5", "b": "5", "alive": "False"}
-    assert int(c["timers"]["ticks"]) >= 4 and c["timers"]["rising"] == "True"
-    assert c["timers"]["one_shot"] == "True" and c["timers"]["first_ms_ok"] == "True"
-    assert c["new_exception"] == {"name": "BoardError", "msg": "the_board_failed"}
-    assert c["random"] == {"all_in_range": "True", "big": "True", "hex": "0xff",
-                           "units": "1,2,3"}
-    # The socket was bound to the interface eth.configure() returned (the board's Ethernet).
-    assert c["socketstream"]["bound"] == c["socketstream"]["ifname"] != ""
-    assert (c["socketstream"]["upper"], c["socketstream"]["eol"]) == ("True", "True")
-    assert re.fullmatch(rb"hello from the board \d\n", lines.received[0])
-    assert c["get"] == {"status": "200", "path": "/get?q=zerynth", "type": "application/json"}
-    assert c["post"] == {"status": "200", "body": '{"board":"kiln"}'}
-    assert c["unknown"] == {"exc": "HTTPConnectionError"}
-    assert f"query[A] {WEB_NAME}" in lab.dnsmasq_log()
 
 
 def test_mini_web_server_over_wifi(lab, mini_web_image, starter):

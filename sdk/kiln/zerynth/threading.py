@@ -34,7 +34,8 @@ def _acquire(lock, func, blocking, timeout):
         if seconds is not None:
             raise ValueError(f"{func}(): can't specify a timeout for a non-blocking call")
         return lock.acquire(False)
-    return lock.acquire(True, -1 if seconds is None else seconds)
+    # No limit: acquire(True) -- CPython's Semaphore takes timeout=-1 as "already expired".
+    return lock.acquire(True) if seconds is None else lock.acquire(True, seconds)
 
 
 def run_forever(fun, *args):

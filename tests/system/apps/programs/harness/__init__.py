@@ -12,14 +12,13 @@ Console lines (parsed by tests/system/test_programs.py):
     CHECK <face>.<name> FAIL <reason>
     CHECK <face>.<name> event <what> [k=v ...]     (ctx.event: the host acts, e.g. connects)
 """
+import importlib
 import os
 import sys
-import importlib
 import traceback
 
-# The harness runs as app code under every face, and Zerynth's face gives an app's
-# ``import threading`` Zerynth's module (kiln.zerynth.threading): the harness's own watchdog
-# threads are CPython's, imported past the face's aliases.
+# CPython's threading whatever the face: under --api zerynth an app module's ``import threading``
+# is Zerynth's (no daemon threads, timeouts in ms), and the harness is loaded as app code.
 threading = importlib.import_module("threading")
 
 DEFAULT_TIMEOUT = 60
@@ -68,7 +67,6 @@ def check_modules(face):
 
 def run_checks(face):
     """Run every check of ``face``; exits the process with 0 when all passed, else 1."""
-    import importlib
     args = kernel_args()
     failures = 0
     for folder, module_name in check_modules(face):
