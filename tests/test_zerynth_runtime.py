@@ -800,9 +800,10 @@ def test_zerynth_examples_multi_thread_and_timers_run_as_published(tmp_path):
         while seconds < 3:
             sleep(20)
         tsec.clear()
-        print("seconds", seconds, "timer runs since", tsec.get() >= 300)
+        # (a tick may land between the loop's test and clear(): at least 3, not exactly)
+        print("seconds", seconds >= 3, "timer runs since", tsec.get() >= 300)
     """)
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
     assert out.count("I am the thread 1") == 3 and out.count("I am the thread 2") == 3
-    assert "I run every: 50 msec" in out and "seconds 3 timer runs since True" in out
+    assert "I run every: 50 msec" in out and "seconds True timer runs since True" in out
