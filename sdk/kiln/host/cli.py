@@ -1,4 +1,4 @@
-"""The ``kiln`` command: build Kiln firmware images and boot them under QEMU (host tooling).
+"""kiln: build Kiln firmware images and boot them under QEMU (host tooling).
 
 A :class:`kiln.errors.KilnError` raised by a subcommand is printed as ``kiln: <message>`` with
 exit status 2 and no traceback.
@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "kiln.host.flash",       # kiln flash --board B DEVICE
     "kiln.host.farm.cli",    # kiln farm start|places|test|client|check-env
     "kiln.host.buildroot.cli",  # kiln buildroot defconfigs|check|build
+    "kiln.host.boards_cli",  # kiln boards [NAME]
 )
 
 

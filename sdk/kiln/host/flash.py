@@ -1,4 +1,4 @@
-"""``kiln flash``: write a board's SD-card image to a card, safely, with bmaptool.
+"""kiln flash: write a board's SD-card image to a card, safely, with bmaptool.
 
     kiln flash --board rpi3b [--image out/rpi3b/sdcard.img] [--yes] /dev/sdX
 

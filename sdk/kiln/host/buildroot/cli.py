@@ -1,4 +1,4 @@
-"""``kiln buildroot``: Kiln's br2-external tree for Buildroot (images/buildroot/).
+"""kiln buildroot: Kiln's br2-external tree for Buildroot (images/buildroot/).
 
     kiln buildroot defconfigs [--check]     write (or compare) configs/kiln_*_defconfig
     kiln buildroot check [--only WHAT]      Buildroot's own checks of the tree

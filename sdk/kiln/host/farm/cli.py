@@ -1,4 +1,4 @@
-"""``kiln farm``: a labgrid board farm on loopback, and Kiln's system tests through it.
+"""kiln farm: a labgrid board farm on loopback, and Kiln's system tests through it.
 
 Subcommands:
 

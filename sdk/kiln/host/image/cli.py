@@ -1,4 +1,4 @@
-"""``kiln image``: build and inspect firmware images.
+"""kiln image: build and inspect firmware images.
 
     kiln image build --board B [--app main.py|DIR] [--out DIR] [--with tls | --without tls]
                      [--lab NAME] [--refresh] [--quiet]
@@ -44,7 +44,7 @@ def register(subparsers) -> None:
     i.add_argument("--out", "--out-dir", dest="out", help="output directory (default: out/<board>/)")
     i.set_defaults(func=_info)
 
-    n = sub.add_parser("boards", help="list the known boards")
+    n = sub.add_parser("boards", help="list the known boards (as `kiln boards`)")
     n.set_defaults(func=_boards)
 
 
@@ -92,7 +92,6 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _boards(args: argparse.Namespace) -> int:
-    from kiln import boards
-    for name in boards.names():
-        print(f"{name:16} {boards.load(name).description}")
+    from kiln.host.boards_cli import table
+    print(table())
     return 0

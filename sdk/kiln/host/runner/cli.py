@@ -1,4 +1,4 @@
-"""``kiln run``: build if needed, boot a board under QEMU in an isolated network lab.
+"""kiln run: build if needed, boot a board under QEMU in an isolated network lab.
 
 The lab is a fresh network namespace holding a tap device, the host-side address and dnsmasq
 (DHCP and DNS); the guest's console is streamed to stdout, Kiln's own messages go to stderr.
