@@ -18,7 +18,8 @@ that client's API and behaviour, written for CPython:
 - ``Response``: ``status_code`` (int), ``reason`` (bytes, as micropython-lib), ``headers`` (a
   dict of str, names as the server sent them; absent with ``parse_headers=False``; a callable
   ``parse_headers(line, headers)`` is given each raw header line), ``raw`` (the body as a
-  stream: ``Content-Length`` and chunked bodies end where the body ends), ``content`` (bytes,
+  stream, :class:`kiln.http1.Body`: ``Content-Length`` and chunked bodies end where the body
+  ends; ``read``, ``readinto``, ``close``), ``content`` (bytes,
   read once), ``text``, ``json()``, ``close()``, and use as a context manager.
 
 Where Kiln differs from the published client (each is a fix, listed in docs/micropython.md):
@@ -30,62 +31,10 @@ too many redirects raise ValueError instead of recursing without end.
 """
 import usocket as _socket
 
+from kiln import http1
+
 #: Redirects followed before ``request`` gives up (ValueError).
 MAX_REDIRECTS = 20
-
-
-class BodyStream:
-    """A response body of ``remaining`` bytes (-1: chunked transfer encoding) on ``sock``."""
-
-    def __init__(self, sock, remaining):
-        self._sock = sock
-        self._chunk = remaining < 0
-        self._remaining = remaining
-
-    def read(self, n=-1):
-        """Up to ``n`` bytes of the body (all of it when ``n`` is -1); b"" at its end."""
-        buf = bytearray(n if n >= 0 else 256)
-        if n >= 0:
-            got = self.readinto(buf)
-            return bytes(buf[:got]) if got else b""
-        result = bytearray()
-        while True:
-            got = self.readinto(buf)
-            if not got:
-                return bytes(result)
-            result += buf[:got]
-
-    def readinto(self, buf):
-        """Read the next part of the body into ``buf``; return the count (0 at its end).
-        ValueError if the connection closes before the body is complete."""
-        s = self._sock
-        if self._remaining <= 0:
-            if self._remaining == 0:
-                return 0
-            line = s.readline()
-            try:
-                self._remaining = int(line.split(b";")[0], 16)
-            except ValueError:
-                raise ValueError(f"HTTP error: bad chunk size line {line!r}") from None
-            if self._remaining == 0:            # the last chunk: skip the trailer
-                while True:
-                    line = s.readline()
-                    if not line or line == b"\r\n":
-                        return 0
-        if len(buf) > self._remaining:
-            buf = memoryview(buf)[:self._remaining]
-        got = s.readinto(buf)
-        if not got:
-            raise ValueError("Connection closed before body complete")
-        self._remaining -= got
-        if self._remaining == 0 and self._chunk:
-            s.readline()                        # the CRLF after the chunk
-            self._remaining = -1
-        return got
-
-    def close(self):
-        """Close the connection."""
-        self._sock.close()
 
 
 class Response:
@@ -290,16 +239,14 @@ def _request(method, url, data, json, headers, stream, auth, timeout, parse_head
         except ValueError:
             raise ValueError("HTTP error: BadStatusLine:\n%s" % parts) from None
         reason = parts[2].rstrip() if len(parts) > 2 else b""
-        remaining = None
-        chunked = False
+        content_length = transfer_encoding = None
         while True:
             line = s.readline()
             if not line or line == b"\r\n":
                 break
             lower = line.lower()
             if lower.startswith(b"transfer-encoding:"):
-                if b"chunked" in lower:
-                    chunked = True
+                transfer_encoding = str(line[18:], "latin-1")
             elif lower.startswith(b"location:") and 300 <= status <= 399:
                 if status in (301, 302, 303, 307, 308):
                     redirect = str(line[9:].strip(), "utf-8")
@@ -318,12 +265,10 @@ def _request(method, url, data, json, headers, stream, auth, timeout, parse_head
                 v = v.strip()
                 resp_d[k] = v
                 if lower.startswith(b"content-length:"):
-                    try:
-                        remaining = int(v)
-                    except ValueError:
-                        raise ValueError(f"HTTP error: bad Content-Length {v!r}") from None
+                    content_length = v
             else:
                 parse_headers(line, resp_d)
+        length = http1.body_length(method, status, transfer_encoding, content_length)
     except BaseException:
         s.close()
         raise
@@ -341,14 +286,7 @@ def _request(method, url, data, json, headers, stream, auth, timeout, parse_head
                             parse_headers, redirects_left - 1)
         return _request(method, redirect, data, json, headers, stream, None, timeout,
                         parse_headers, redirects_left - 1)
-    if method == "HEAD" or status in (204, 304):
-        resp = Response(BodyStream(s, 0))
-    elif chunked:
-        resp = Response(BodyStream(s, -1))
-    elif remaining is not None:
-        resp = Response(BodyStream(s, remaining))
-    else:
-        resp = Response(s)
+    resp = Response(http1.Body(s, length))
     resp.status_code = status
     resp.reason = reason
     if resp_d is not None:

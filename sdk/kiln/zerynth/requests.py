@@ -22,6 +22,7 @@ sending), ``HTTPResponseError`` (not an HTTP response, or cut short), ``Connecti
 subclasses from the socket as they are (refused, reset), ``TimeoutError`` when ``timeout``
 expires, TypeError/ValueError naming a bad argument.
 """
+from kiln import http1
 from kiln.zerynth.builtins import new_exception
 from kiln.zerynth.streams import SocketStream
 
@@ -297,27 +298,30 @@ def _read_response(sock, verb, stream_callback, stream_chunk):
         if not 100 <= response.status < 200 or response.status == 101:
             break                                 # 1xx interim responses are skipped
     response.headers = headers
-    if verb == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200:
-        return response, True
-    sink = _Sink(response, stream_callback, stream_chunk)
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        _read_chunked(reader, sink)
-        return response, True
-    if "content-length" in headers:
-        try:
-            length = int(headers["content-length"])
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            raise HTTPResponseError(f"bad Content-Length {headers['content-length']!r}") \
-                from None
-        _read_exactly(reader, length, sink)
-        return response, True
-    while True:                                   # delimited by the end of the connection
-        data = reader.read_some(stream_chunk if stream_callback else 65536)
-        if not data:
-            return response, False
-        sink.add(data)
+    length = http1.body_length(verb, response.status, headers.get("transfer-encoding"),
+                               headers.get("content-length"), HTTPResponseError)
+    body = http1.Body(_Connection(reader), length, HTTPResponseError)
+    buf = bytearray(65536 if stream_callback is None else stream_chunk)
+    while got := body.readinto(buf):
+        if stream_callback is None:
+            response.content += buf[:got]
+        else:                                     # the callback gets each piece; content too
+            response.content = buf[:got]
+            stream_callback(response.content)
+    return response, length != http1.TO_CLOSE
+
+
+class _Connection:
+    """The connection as :class:`kiln.http1.Body` reads it, over the response's stream."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def readline(self, limit):
+        return self._reader._read_line(b"\n", limit)
+
+    def readinto(self, buf):
+        return self._reader._readbuf(buf, len(buf), 0)
 
 
 def _line(reader):
@@ -341,45 +345,3 @@ def _headers(reader):
         key = name.strip().lower().decode("latin-1")
         value = value.strip().decode("latin-1")
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
-
-
-class _Sink:
-    """Where body bytes go: ``content``, or ``stream_callback`` in chunks."""
-
-    def __init__(self, response, callback, chunk):
-        self.response, self.callback, self.chunk = response, callback, chunk
-
-    def add(self, data):
-        if self.callback is None:
-            self.response.content += data
-            return
-        for start in range(0, len(data), self.chunk):
-            piece = bytearray(data[start:start + self.chunk])
-            self.response.content = piece
-            self.callback(piece)
-
-
-def _read_exactly(reader, length, sink):
-    while length > 0:
-        n = min(length, 65536 if sink.callback is None else sink.chunk)
-        data = reader.read(n)
-        if not data:
-            raise HTTPResponseError(f"the server closed the connection {length} bytes before "
-                                    f"the end of the body")
-        sink.add(data)
-        length -= len(data)
-
-
-def _read_chunked(reader, sink):
-    while True:
-        size_line = bytes(_line(reader)).split(b";", 1)[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise HTTPResponseError(f"bad chunk size {size_line[:40]!r}") from None
-        if size == 0:
-            _headers(reader)                      # trailers, up to the empty line
-            return
-        _read_exactly(reader, size, sink)
-        if _line(reader) not in (b"\r\n", b"\n"):
-            raise HTTPResponseError("chunk not followed by CRLF")
