@@ -14,8 +14,9 @@
 Each entity has ``<name>.pem`` (certificate) and ``<name>.key`` (unencrypted PKCS#8 key);
 ``<name>.der`` / ``<name>.key.der`` are the DER forms.  Takes about a second.
 
-:class:`TestPki` (the system tests' and the image tests'): one CA, server and client
-certificates (ECDSA P-256) in a temporary directory, every file PEM.  Nothing is cached: each
+:class:`TestPki` (the system tests' and the image tests'): one CA that issues server and client
+certificates (ECDSA P-256) on demand, with the names a test gives, every file PEM; built from
+the same openssl steps as :func:`make_pki`.  Nothing is cached: each
 call makes a new CA, so no certificate or key can be built into a test.
 """
 from __future__ import annotations
@@ -77,10 +78,21 @@ class Pki:
         return self.cert("root")
 
 
+class PkiError(RuntimeError):
+    """The openssl command failed (its output is in the message)."""
+
+
 def _run(*args: str, cwd: Path) -> None:
     done = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"openssl {' '.join(args)} failed: {done.stderr.strip()}")
+        raise PkiError(f"openssl {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+
+
+def _sign(d: Path, name: str, issuer: str, days: int, extfile: str) -> None:
+    """``<name>.pem`` from ``<name>.csr``, signed by ``issuer`` with the extensions file."""
+    _run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey", f"{issuer}.key",
+         "-CAcreateserial", "-out", f"{name}.pem", "-days", str(days), "-extfile", extfile,
+         cwd=d)
 
 
 def _key(d: Path, name: str, kind: str) -> None:
@@ -94,19 +106,17 @@ def _der(d: Path, name: str) -> None:
     _run("x509", "-in", f"{name}.pem", "-outform", "DER", "-out", f"{name}.der", cwd=d)
 
 
-def _ca(d: Path, name: str, subject: str, issuer: str | None) -> None:
+def _ca(d: Path, name: str, subject: str, issuer: str | None, days: int = 60) -> None:
     _key(d, name, "ec")
     (d / "ca.ext").write_text(CA_EXT)
     if issuer is None:
-        _run("req", "-x509", "-new", "-key", f"{name}.key", "-out", f"{name}.pem", "-days", "60",
-             "-subj", f"/CN={subject}", "-addext", "basicConstraints=critical,CA:TRUE",
+        _run("req", "-x509", "-new", "-key", f"{name}.key", "-out", f"{name}.pem", "-days",
+             str(days), "-subj", f"/CN={subject}", "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
     else:
         _run("req", "-new", "-key", f"{name}.key", "-out", f"{name}.csr", "-subj",
              f"/CN={subject}", cwd=d)
-        _run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey",
-             f"{issuer}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "60",
-             "-extfile", "ca.ext", cwd=d)
+        _sign(d, name, issuer, days, "ca.ext")
     _der(d, name)
 
 
@@ -117,9 +127,7 @@ def _leaf(d: Path, name: str, kind: str, subject: str, issuer: str, ext: str,
     _run("req", "-new", "-key", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={subject}",
          cwd=d)
     if dates is None:
-        _run("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem", "-CAkey",
-             f"{issuer}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "30",
-             "-extfile", f"{name}.ext", cwd=d)
+        _sign(d, name, issuer, 30, f"{name}.ext")
     else:
         (d / "issued").mkdir(exist_ok=True)
         (d / "index.txt").touch()
@@ -151,10 +159,6 @@ def make_pki(directory: str | Path) -> Pki:
     return Pki(d)
 
 
-class PkiError(RuntimeError):
-    """The openssl command failed (its output is in the message)."""
-
-
 @dataclass(frozen=True)
 class Issued:
     """One certificate and its key (PEM files) and what they hold."""
@@ -170,12 +174,6 @@ class Issued:
         return self.key.read_bytes()
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise PkiError(f"openssl {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
-
-
 class TestPki:
     """A CA in ``directory`` (created) that issues certificates; ``days`` of validity."""
 
@@ -186,11 +184,7 @@ class TestPki:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.days = days
         self.ca = Issued(self.dir / "ca.pem", self.dir / "ca.key", ca_name)
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                 "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", str(days),
-                 "-subj", f"/CN={ca_name}",
-                 "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=self.dir)
+        _ca(self.dir, "ca", ca_name, None, days)
 
     def issue(self, name: str, *, dns: tuple[str, ...] = (), ips: tuple[str, ...] = (),
               server: bool = True, client: bool = False) -> Issued:
@@ -204,10 +198,8 @@ class TestPki:
                        "keyUsage=critical,digitalSignature\n"
                        f"extendedKeyUsage={','.join(usages)}\n"
                        + (f"subjectAltName={','.join(sans)}\n" if sans else ""))
-        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                 "-keyout", f"{stem}.key", "-out", f"{stem}.csr", "-subj", f"/CN={name}",
-                 cwd=self.dir)
-        _openssl("x509", "-req", "-in", f"{stem}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-out", f"{stem}.pem", "-days", str(self.days),
-                 "-extfile", ext.name, cwd=self.dir)
+        _key(self.dir, stem, "ec")
+        _run("req", "-new", "-key", f"{stem}.key", "-out", f"{stem}.csr", "-subj", f"/CN={name}",
+             cwd=self.dir)
+        _sign(self.dir, stem, "ca", self.days, ext.name)
         return Issued(self.dir / f"{stem}.pem", self.dir / f"{stem}.key", name)
