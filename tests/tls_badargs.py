@@ -365,6 +365,7 @@ SPECIAL = {
     ("SSLSocket.getpeercert", "binary_form"): "flag",
     ("SSLContext", "protocol"): "protocol",
     ("SSLContext.verify_mode=", "value"): "verify-mode",
+    ("SSLContext.ktls=", "value"): "flag",
     ("SSLContext.load_cert_chain", "certfile"): "certfile",
     ("SSLContext.load_cert_chain", "keyfile"): "keyfile",
     ("SSLContext.load_verify_locations", "cafile"): "cafile",
@@ -429,6 +430,7 @@ VALID: dict[str, tuple[dict[str, Callable[["WorkerEnv"], Any]], str | None]] = {
     # utls / ussl
     "SSLContext": ({"protocol": lambda env: 0}, None),
     "SSLContext.verify_mode=": ({"value": lambda env: 2}, "face-context"),
+    "SSLContext.ktls=": ({"value": lambda env: False}, "face-context"),
     "SSLContext.load_cert_chain": ({"certfile": lambda env: env.path("server-ec-chain.pem"),
                                     "keyfile": lambda env: env.path("server-ec.key")},
                                    "face-context"),

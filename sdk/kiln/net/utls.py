@@ -106,6 +106,17 @@ class SSLContext:
     def verify_mode(self, value):
         self._context.verify_mode = value
 
+    @property
+    def ktls(self):
+        """Kiln extension: True (the default) lets connections of this context hand their
+        records to kernel TLS where the kernel offers it; False keeps TLS in OpenSSL
+        (docs/tls.md).  Set before ``wrap_socket``."""
+        return self._context.ktls
+
+    @ktls.setter
+    def ktls(self, value):
+        self._context.ktls = value
+
     def load_cert_chain(self, certfile, keyfile):
         """Own certificate (chain, leaf first) and private key: paths, or PEM/DER bytes."""
         self._context.load_cert_chain(certfile, keyfile)

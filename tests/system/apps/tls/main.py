@@ -205,7 +205,7 @@ def bulk(mode, ciphers, ktls, up_data, down_size):
     if ciphers:
         context.set_ciphers(ciphers)          # TLS 1.2 suites only: TLS 1.3 is switched off
     if not ktls:
-        context._context.ktls = False         # Kiln's TLS layer: no kernel TLS for this context
+        context.ktls = False                  # Kiln extension: no kernel TLS for this context
     t = context.wrap_socket(connect(HOST, int(ARGS["test_bulk"])), server_hostname=HOST)
     start = time.monotonic()
     t.write(b"BULK %s %d %d\n" % (mode.encode(), len(up_data), down_size))
