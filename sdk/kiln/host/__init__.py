@@ -1,4 +1,4 @@
-"""Kiln's host tooling: everything that builds, boots, flashes and tests images, never a board.
+"""Kiln's host tooling: what builds, boots, flashes and tests images; none of it runs on a board.
 
 * :mod:`kiln.host.cli` -- the ``kiln`` command (each subcommand registered by its module);
   :mod:`kiln.host.boards_cli` -- ``kiln boards``;
