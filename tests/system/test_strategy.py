@@ -1,8 +1,8 @@
 """``KilnStrategy`` without QEMU: its states on a place built like a Raspberry Pi's (power port,
 serial console, USB-SD-mux with its storage, an Ethernet relay), whose drivers are fakes that
 act on a simulated board.  The place is an environment file of the same shape a real board's
-would have (``README.md``), so this also checks that nothing but the environment changes
-between QEMU and a board.  No root, no network."""
+would have (``docs/farm.md``, "A real board's place"), so this also checks that nothing but the
+environment changes between QEMU and a board.  No root, no network."""
 from __future__ import annotations
 
 import time

@@ -36,7 +36,7 @@ def register(subparsers) -> None:
         description="Start a labgrid coordinator and exporter with QEMU places on loopback, "
                     "list places, and run Kiln's system tests against places through the "
                     "coordinator (the same tests, another labgrid environment file).",
-        epilog="Needs root. See tests/system/README.md, section 'Board farm'.")
+        epilog="Needs root. See docs/farm.md.")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
     sub = p.add_subparsers(dest="farm_command", metavar="COMMAND")
 
