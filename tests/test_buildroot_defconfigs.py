@@ -46,7 +46,7 @@ def test_every_board_file_has_a_buildroot_board_and_a_defconfig():
 
 def test_the_issue_names_resolve():
     assert br_boards.for_board("rpi4b").defconfig == "kiln_raspberrypi4_64_defconfig"
-    with pytest.raises(KeyError, match="no Buildroot mapping for Kiln board 'nope'"):
+    with pytest.raises(boards.BoardError, match="no Buildroot mapping for Kiln board 'nope'"):
         br_boards.for_board("nope")
 
 

@@ -97,7 +97,7 @@ def test_raspberry_pi_boards_prefer_chacha_and_qemu_boards_keep_the_default():
     for name in boards.names():
         board = boards.load(name)
         env = env_of(board)
-        if name.startswith("rpi"):
+        if board.sdcard is not None:             # the Raspberry Pi boards: Cortex-A53/A72
             assert env["KILN_TLS_CIPHERSUITES"].split(":")[0] == CHACHA13, name
             assert env["KILN_TLS_CIPHERS"].split(":")[0] == "CHACHA20", name
             assert "chacha_neon" in board.tls_modules, name

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kiln.boards import BoardError
+
 # Lines shared by the three Raspberry Pi boards, as in Buildroot 2026.02.3's
 # configs/raspberrypi{3,4,zero2w}_64_defconfig: Raspberry Pi's kernel fork at the commit Buildroot
 # pins (its hash is in board/raspberrypi/patches/linux/linux.hash), kmod with xz for its
@@ -130,9 +132,10 @@ BOARDS: dict[str, BuildrootBoard] = {b.kiln_board: b for b in (
 
 
 def for_board(kiln_board: str) -> BuildrootBoard:
-    """The Buildroot side of Kiln board ``kiln_board``; KeyError naming the known ones."""
+    """The Buildroot side of Kiln board ``kiln_board``; :class:`kiln.boards.BoardError` (a
+    KilnError: ``kiln`` prints it without a traceback) naming the known ones."""
     try:
         return BOARDS[kiln_board]
     except KeyError:
-        raise KeyError(f"no Buildroot mapping for Kiln board {kiln_board!r}: add it to "
+        raise BoardError(f"no Buildroot mapping for Kiln board {kiln_board!r}: add it to "
                        f"kiln.host.buildroot.boards.BOARDS (known: {', '.join(BOARDS)})") from None

@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     sub = image.add_subparsers(dest="image_command", metavar="SUBCOMMAND")
     image.set_defaults(func=lambda args: image.print_help() or 2)
 
-    b = sub.add_parser("build", help="build a board's initramfs image (offline, from Debian .debs)")
+    b = sub.add_parser("build", help="build a board's image, offline from Debian .debs: an initramfs (QEMU "
+                        "boards) or an SD card (Raspberry Pi boards)")
     b.add_argument("--board", required=True, help="board name (see `kiln image boards`)")
     b.add_argument("--app", help="the app's main.py, or a directory holding main.py, copied whole "
                         "(packages, lib/, data files), run at boot (default: the demo app)")
