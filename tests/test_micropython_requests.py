@@ -317,30 +317,30 @@ def test_ipv6_literal_url():
 
 # ---- https goes through the face's ssl module ----------------------------------------------------
 def test_https_wraps_the_socket_with_the_faces_ssl(server, monkeypatch):
-    """``https://`` calls ``ssl.wrap_socket(sock, server_hostname=host)`` of the module the
-    MicroPython face maps ``ssl`` to; a stand-in that returns the socket as is lets the request
-    reach the plain HTTP server."""
+    """``https://`` calls ``ssl.wrap_socket(sock, server_hostname=host)`` of the MicroPython
+    face's ``ssl`` (``kiln.net.ussl``); a stand-in that returns the socket as is lets the
+    request reach the plain HTTP server."""
+    from kiln.net import ussl
     calls = []
-    fake = types.ModuleType("kiln_test_fake_ssl")
 
     def wrap_socket(sock, server_hostname=None):
         calls.append((type(sock).__module__, server_hostname))
         return sock
-    fake.wrap_socket = wrap_socket
-    monkeypatch.setitem(sys.modules, "kiln_test_fake_ssl", fake)
-    from kiln.app import micropython as face
-    monkeypatch.setitem(face.ALIASES, "ssl", "kiln_test_fake_ssl")
+    monkeypatch.setattr(ussl, "wrap_socket", wrap_socket)
     port = server.rsplit(":", 1)[1]
     report = echo(requests.get(f"https://127.0.0.1:{port}/echo"))
     assert calls == [("kiln.net.usocket", "127.0.0.1")]
     assert report["headers"]["Host"] == f"127.0.0.1:{port}"
 
 
-def test_https_without_tls_in_the_face_is_a_clear_error(server, monkeypatch):
-    from kiln.app import micropython as face
-    monkeypatch.delitem(face.ALIASES, "ssl", raising=False)
+def test_https_on_an_image_without_tls_is_a_clear_error(server, monkeypatch):
+    # An image built without TLS has no kiln.net.tls: the import fails as it would there.
+    monkeypatch.setitem(sys.modules, "kiln.net.tls", None)
+    monkeypatch.delattr("kiln.net.tls", raising=False)
+    monkeypatch.delitem(sys.modules, "kiln.net.ussl", raising=False)
+    monkeypatch.delattr("kiln.net.ussl", raising=False)
     port = server.rsplit(":", 1)[1]
-    with pytest.raises(ImportError, match="TLS"):
+    with pytest.raises(ImportError, match="this image has no TLS.*--with tls"):
         requests.get(f"https://127.0.0.1:{port}/json")
 
 

@@ -6,7 +6,7 @@ binds its own socket path, sends one command per datagram (``PING``, ``STATUS``,
 unsolicited events (``<3>CTRL-EVENT-CONNECTED - Connection to ...``): keeping requests and events
 on separate sockets, as ``wpa_ctrl`` recommends, means a reply is never confused with an event.
 
-The sockets are Kiln's own (``usocket``, the Cython core over the Linux syscalls), with
+The sockets are Kiln's own (``kiln.net.usocket``, the Cython core over the Linux syscalls), with
 timeouts in seconds.
 
 Values written with ``SET_NETWORK`` are encoded by :func:`hex_value` and
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 
-import usocket
+from kiln.net import usocket  # the core's seconds-based face; not the API package
 
 #: Where wpa_supplicant puts its control sockets when Kiln starts it.
 CTRL_DIR = "/run/wpa_supplicant"

@@ -1,4 +1,5 @@
 """The MicroPython runtime face of the app launcher (``--api micropython``)."""
+from kiln.mpy import const
 
 #: What the app's imports mean under ``--api micropython`` (``kiln.app.module_aliases``): the
 #: names MicroPython programs import, with the module that serves each (kiln.mpy: the modules
@@ -42,12 +43,6 @@ ALIASES = {
     "uheapq": "heapq",
     "uplatform": "platform",
 }
-
-
-def const(expr):
-    """Return ``expr``: ``X = const(1)`` declares a constant (MicroPython's compiler inlines it
-    and knows the name without an import; CPython keeps the global, with the same value)."""
-    return expr
 
 
 def micropython_globals():

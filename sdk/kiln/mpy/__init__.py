@@ -23,3 +23,10 @@ other behaviour, live here, one job each:
 
 What differs from MicroPython, and why: docs/micropython.md.
 """
+
+
+def const(expr):
+    """Return ``expr``: ``X = const(1)`` declares a constant (MicroPython's compiler inlines it
+    and knows the name without an import; CPython keeps the global, with the same value).  The
+    launcher makes it a builtin of MicroPython apps; ``micropython.const`` is the same."""
+    return expr

@@ -7,7 +7,7 @@ docs/micropython.md lists each.
 """
 import sys as _sys
 
-from kiln.app.micropython import const  # noqa: F401  (also a builtin of MicroPython apps)
+from kiln.mpy import const  # noqa: F401  (also a builtin of MicroPython apps)
 from kiln.mpy import cstack as _cstack
 from kiln.mpy import scheduler as _scheduler
 

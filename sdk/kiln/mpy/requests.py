@@ -136,15 +136,9 @@ def _port(text, url):
 
 def _tls_wrap(sock, host):
     """``sock`` wrapped in TLS by the MicroPython face's ``ssl`` module (as micropython-lib
-    wraps it: no certificate check)."""
-    import importlib
-    from kiln.app.micropython import ALIASES
-    name = ALIASES.get("ssl")
-    if name is None:
-        raise ImportError("https:// URLs need TLS: the MicroPython face of this Kiln has no "
-                          "'ssl' module yet")
-    ssl = importlib.import_module(name)
-    return ssl.wrap_socket(sock, server_hostname=host)
+    wraps it: no certificate check).  ImportError naming the fix on an image without TLS."""
+    from kiln.net import ussl
+    return ussl.wrap_socket(sock, server_hostname=host)
 
 
 def request(method, url, data=None, json=None, headers=None, stream=None, auth=None,
