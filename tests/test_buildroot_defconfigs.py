@@ -104,16 +104,6 @@ def test_kiln_version_in_the_tree_is_kilns():
     assert re.search(r"^KILN_VERSION = (\S+)$", external_mk, re.M).group(1) == kiln.__version__
 
 
-def test_kiln_init_board_env_is_the_image_builders():
-    """kiln-init writes /etc/kiln/board.env as Kiln's image builder does (the init sources it)."""
-    from kiln.host.image.stage import board_env
-    script = _load_script(EXTERNAL / "package" / "kiln-init" / "board_files.py")
-    for name in ALL_BOARDS:
-        board = boards.load(name)
-        for wifi in (False, True):
-            assert script.board_env(board, wifi) == board_env(board, wifi), (name, wifi)
-
-
 def test_kiln_init_board_files(tmp_path):
     script = EXTERNAL / "package" / "kiln-init" / "board_files.py"
     run = subprocess.run([sys.executable, str(script), str(REPO), "rpi-zero2w", str(tmp_path),

@@ -16,7 +16,6 @@ import tomllib
 import pytest
 
 from kiln import boards
-from kiln.host.image.stage import board_env
 from kiln.net import usocket, utls
 from tls_pki import TestPki
 
@@ -35,7 +34,7 @@ def pki(tmp_path_factory):
 
 def env_of(board) -> dict[str, str]:
     """The board.env an image of ``board`` exports, as the init's ``set -a; .`` would."""
-    return dict(line.split("=", 1) for line in board_env(board, False).splitlines())
+    return dict(line.split("=", 1) for line in board.env_text(False).splitlines())
 
 
 def negotiate(pki, max_version: ssl.TLSVersion) -> str:

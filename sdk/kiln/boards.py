@@ -172,6 +172,19 @@ class Board:
         """True if an image built with the test-lab parts ``labs`` has this board's radio."""
         return bool(self.wifi_driver) and (self.wifi_radio == "onboard" or "wifi" in labs)
 
+    def env_text(self, wifi: bool) -> str:
+        """``/etc/kiln/board.env``, the facts the image's init exports to the launcher and the
+        drivers, as shell ``NAME=value`` lines (both image pipelines write it from here):
+        ``KILN_BOARD``, ``KILN_ETH_IFACE``, ``KILN_WIFI_IFACE`` and ``KILN_WIFI_DRIVER`` (only when
+        the image has the radio: ``wifi``), ``KILN_TLS_CIPHERSUITES``/``KILN_TLS_CIPHERS`` (the
+        client's cipher preference, read by kiln.net.tls); empty facts are left out."""
+        facts = {"KILN_BOARD": self.name, "KILN_ETH_IFACE": self.eth_iface,
+                 "KILN_WIFI_IFACE": self.wifi_iface if wifi else "",
+                 "KILN_WIFI_DRIVER": self.wifi_driver if wifi else "",
+                 "KILN_TLS_CIPHERSUITES": self.tls_ciphersuites,
+                 "KILN_TLS_CIPHERS": self.tls_ciphers}
+        return "".join(f"{name}={value}\n" for name, value in facts.items() if value)
+
     def toml_text(self) -> str:
         """The board file's text, exactly as read (shipped as ``/etc/kiln/board.toml``)."""
         return self.source.read_text()

@@ -9,25 +9,12 @@ Reads SOURCE_DIR/board_configs/BOARD.toml with Kiln's own board loader
 - etc/kiln/board.toml: the board file (bsp and the drivers read it);
 - etc/kiln/board-name: the board's name;
 - etc/kiln/board.env: the facts the init exports to the app launcher
-  and the drivers (KILN_BOARD, KILN_ETH_IFACE, KILN_WIFI_IFACE,
-  KILN_WIFI_DRIVER; an interface the image does not have is left out:
-  the radio unless --wifi, given when the image carries wpa_supplicant;
-  KILN_TLS_CIPHERSUITES, KILN_TLS_CIPHERS: the board's TLS client cipher
-  preference, when its file has one), as Kiln's image builder writes
-  them (kiln.host.image.stage.board_env).
+  and the drivers, from the board loader itself (kiln.boards.Board.env_text,
+  as Kiln's image builder writes them); the radio only with --wifi, given
+  when the image carries wpa_supplicant.
 """
 import sys
 from pathlib import Path
-
-
-def board_env(board, wifi):
-    facts = {"KILN_BOARD": board.name, "KILN_ETH_IFACE": board.eth_iface,
-             "KILN_WIFI_IFACE": board.wifi_iface if wifi else "",
-             "KILN_WIFI_DRIVER": board.wifi_driver if wifi else "",
-             "KILN_TLS_CIPHERSUITES": board.tls_ciphersuites,
-             "KILN_TLS_CIPHERS": board.tls_ciphers}
-    return "".join(f"{name}={value}\n"
-                   for name, value in facts.items() if value)
 
 
 def main(argv):
@@ -56,7 +43,7 @@ def main(argv):
     etc.mkdir(parents=True, exist_ok=True)
     (etc / "board.toml").write_text(board.toml_text())
     (etc / "board-name").write_text(board.name + "\n")
-    (etc / "board.env").write_text(board_env(board, wifi))
+    (etc / "board.env").write_text(board.env_text(wifi))
     return 0
 
 

@@ -202,7 +202,7 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
 
     with progress.step("installing init, app and board files"):
         _install_files(root, board, recipe, content.templates, lines, ktree.abi, py,
-                       board_env(board, board.has_wifi(labs)))
+                       board.env_text(board.has_wifi(labs)))
         if decision.on and not (root / cabundle.BUNDLE).is_file():
             raise KilnError(f"the CA bundle /{cabundle.BUNDLE} did not survive pruning: add it "
                             f"to [tls] keep in images/recipe.toml")
@@ -386,19 +386,6 @@ def _check_imports(root: Path, site: Path, tree: appdir.App, app_imports: set[st
                         f"stdlib modules to [python] keep in images/recipe.toml")
     progress.note(f"{len(kiln_modules)} Kiln modules import cleanly; the app's "
                   f"{len(app_imports)} imports from the image checked")
-
-
-def board_env(board: Board, wifi: bool) -> str:
-    """``/etc/kiln/board.env``: the board-file facts the init exports to the launcher and the
-    drivers (shell ``NAME=value`` lines; interfaces the image does not have -- the radio when
-    ``wifi`` is False -- are left out; the board's TLS cipher preference when it has one)."""
-    facts = {"KILN_BOARD": board.name, "KILN_ETH_IFACE": board.eth_iface,
-             "KILN_WIFI_IFACE": board.wifi_iface if wifi else "",
-             "KILN_WIFI_DRIVER": board.wifi_driver if wifi else "",
-             # The client's cipher preference ([tls]; kiln.net.tls reads them).
-             "KILN_TLS_CIPHERSUITES": board.tls_ciphersuites,
-             "KILN_TLS_CIPHERS": board.tls_ciphers}
-    return "".join(f"{name}={value}\n" for name, value in facts.items() if value)
 
 
 def _install_files(root: Path, board: Board, recipe: recipe_mod.Recipe,
