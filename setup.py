@@ -16,6 +16,7 @@ Every ``.pyx`` is compiled as an extension module named after its path
 variables ``CC``, ``LDSHARED``, ``_PYTHON_HOST_PLATFORM`` and ``_PYTHON_SYSCONFIGDATA_NAME``.
 """
 import os
+import re
 from pathlib import Path
 
 from Cython.Build import cythonize
@@ -25,6 +26,10 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 payload = {}
 exec((ROOT / "sdk" / "kiln" / "payload.py").read_text(), payload)  # Kiln is not installed yet
+# The version is declared once, in sdk/kiln/__init__.py (Buildroot's external.mk is checked
+# against it by tests/test_buildroot_defconfigs.py).
+VERSION = re.search(r'^__version__ = "([^"]+)"$',
+                    (ROOT / "sdk" / "kiln" / "__init__.py").read_text(), re.M).group(1)
 BOARD_ONLY = os.environ.get(payload["PAYLOAD_ENV"], "") == payload["BOARD"]
 WITH_TLS = payload["tls_wanted"](os.environ)
 PACKAGE_DIRS = {pkg: os.path.relpath(path, ROOT)
@@ -72,7 +77,7 @@ package_data = board_data if BOARD_ONLY else (
 
 setup(
     name="kiln-sdk",
-    version="0.1.0",
+    version=VERSION,
     description="Zerynth/MicroPython-style Python API and firmware images for ARM Linux boards",
     python_requires=">=3.11",
     package_dir=PACKAGE_DIRS,
