@@ -15,7 +15,7 @@ from pathlib import Path
 from labgrid.strategy import StrategyError
 
 from labgrid_env import STRATEGY, TARGET, boot_variables, open_environment, place_file
-from kiln.host.runner.netlab import alive
+from kiln.host.proc import alive
 
 # Boot + app, generous for emulation on a loaded 2-core CI machine.
 BOOT_TIMEOUT_S = 180.0

@@ -49,13 +49,13 @@ import struct
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from kiln.errors import KilnError
+from kiln.host import proc
 
 CARD_SIZE_MB = 128                 # sparse; a kernel and an initramfs take ~50 MB
 BOOT_PARTITION_START = 2048        # sectors (1 MiB), as Kiln's SD images have it
@@ -292,22 +292,20 @@ class Place:
             except (KilnError, OSError, ValueError) as exc:
                 raise BoardHostError(f"{self.spec.name} does not boot: {exc}", 500) from None
             with open(self.dir / "qemu.log", "wb") as log:
-                self.qemu = subprocess.Popen(
-                    [*netns.exec_prefix(self.lab), *args.argv()], pass_fds=(fd,),
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True)
+                self.qemu = proc.start(args.argv(), prefix=netns.exec_prefix(self.lab),
+                                       pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT)
             self.boots += 1
             self.link = True
             _append(self.records / QEMU_PIDS_FILE, f"{self.qemu.pid}\n")
             _append(self.records / LABS_FILE, f"{self.lab}\n")
-            deadline = time.monotonic() + QEMU_START_TIMEOUT_S
-            while not self.qmp_path.exists():
-                if self.qemu.poll() is not None or time.monotonic() > deadline:
-                    self._stop()
-                    log_text = (self.dir / "qemu.log").read_text(errors="replace").strip()
-                    raise BoardHostError(f"QEMU of {self.spec.name} did not start: "
-                                         f"{log_text[-400:] or 'no output'}", 500)
-                time.sleep(0.05)
+            qemu = self.qemu
+            if not proc.wait_until(lambda: self.qmp_path.exists() or qemu.poll() is not None,
+                                   QEMU_START_TIMEOUT_S) or not self.qmp_path.exists():
+                self._stop()
+                log_text = (self.dir / "qemu.log").read_text(errors="replace").strip()
+                raise BoardHostError(f"QEMU of {self.spec.name} did not start: "
+                                     f"{log_text[-400:] or 'no output'}", 500)
 
     def power_off(self) -> None:
         with self._lock:
@@ -315,13 +313,7 @@ class Place:
 
     def _stop(self) -> None:
         if self.qemu is not None:
-            if self.qemu.poll() is None:
-                _killpg(self.qemu.pid, signal.SIGTERM)
-                try:
-                    self.qemu.wait(QEMU_STOP_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    _killpg(self.qemu.pid, signal.SIGKILL)
-                    self.qemu.wait()
+            proc.stop(self.qemu, QEMU_STOP_GRACE_S)
             self.qemu = None
         self.qmp_path.unlink(missing_ok=True)
         shutil.rmtree(self.dir / "boot", ignore_errors=True)
@@ -333,13 +325,6 @@ class Place:
     def close(self) -> None:
         self.power_off()
         self.serial.close()
-
-
-def _killpg(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _append(path: Path, text: str) -> None:

@@ -21,20 +21,17 @@ directory.  Clients (tests) own the network labs; the farm never creates a names
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Sequence
 
 from kiln.errors import KilnError
-from kiln.host.runner.netlab import alive
+from kiln.host import proc
 
 DEFAULT_LISTEN = "127.0.0.1:20408"      # labgrid's default coordinator address
 START_TIMEOUT_S = 60.0
@@ -72,8 +69,8 @@ def labgrid_client(coordinator: str, *args: str, check: bool = True,
     return result
 
 
-#: True when a pid exists and is not a zombie (the runner's check, for the farm's services).
-running = alive
+#: True when a pid exists and is not a zombie (kiln.host.proc's check, for the farm's services).
+running = proc.alive
 
 
 class Service:
@@ -83,9 +80,8 @@ class Service:
                  env: dict[str, str] | None = None) -> None:
         self.name, self.log = name, log
         with open(log, "wb") as out:
-            self.proc = subprocess.Popen(list(argv), cwd=cwd, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True, env=env)
+            self.proc = proc.start(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, env=env)
 
     @property
     def pid(self) -> int:
@@ -101,35 +97,24 @@ class Service:
         """Wait until the log matches ``pattern``; raise :class:`FarmError` if the process
         exits or ``timeout`` s pass first."""
         regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.output())
-            if match:
-                return match
+
+        def matched() -> re.Match | None:
             if self.proc.poll() is not None:
+                match = regex.search(self.output())      # it may have printed, then exited
+                if match:
+                    return match
                 raise FarmError(f"{self.name} exited with status {self.proc.returncode}:\n"
                                 f"{self.output()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise FarmError(f"{self.name} not ready within {timeout:.0f} s:\n"
-                                f"{self.output()[-2000:]}")
-            time.sleep(0.1)
+            return regex.search(self.output())
+        match = proc.wait_until(matched, timeout, interval_s=0.1)
+        if match is None:
+            raise FarmError(f"{self.name} not ready within {timeout:.0f} s:\n"
+                            f"{self.output()[-2000:]}")
+        return match
 
     def stop(self) -> None:
         """SIGTERM its process group, SIGKILL after a grace period; reap it.  Idempotent."""
-        if self.proc.poll() is None:
-            _killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                _killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-def _killpg(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
+        proc.stop(self.proc, STOP_GRACE_S)
 
 
 def start_coordinator(workdir: Path, listen: str = "127.0.0.1:0") -> tuple[Service, str]:
@@ -163,16 +148,15 @@ def start_exporter(coordinator: str, config: Path, name: str, log: Path) -> Serv
 def wait_for_resources(coordinator: str, groups: Sequence[str], exporter: str,
                        timeout: float = START_TIMEOUT_S) -> None:
     """Block until the coordinator lists a resource of every group ``exporter/<group>``."""
-    deadline = time.monotonic() + timeout
-    while True:
+    missing: list[str] = []
+
+    def all_listed() -> bool:
         listed = labgrid_client(coordinator, "resources").stdout
-        missing = [g for g in groups if f"{exporter}/{g}/" not in listed]
-        if not missing:
-            return
-        if time.monotonic() > deadline:
-            raise FarmError(f"the coordinator lists no resources of {missing} after "
-                            f"{timeout:.0f} s")
-        time.sleep(0.5)
+        missing[:] = [g for g in groups if f"{exporter}/{g}/" not in listed]
+        return not missing
+    if not proc.wait_until(all_listed, timeout, interval_s=0.5):
+        raise FarmError(f"the coordinator lists no resources of {missing} after "
+                        f"{timeout:.0f} s")
 
 
 def create_place(coordinator: str, place: str, exporter: str, group: str,
@@ -277,11 +261,13 @@ class Farm:
         service = Service("board host", argv, self.workdir / "boardhost.log")
         self._services.append(service)
         ready = host_dir / "boardhost.json"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not ready.exists():
-            if service.proc.poll() is not None or time.monotonic() > deadline:
-                raise FarmError(f"the board host did not start:\n{service.output()[-2000:]}")
-            time.sleep(0.1)
+
+        def started() -> bool:
+            if service.proc.poll() is not None and not ready.exists():
+                raise FarmError(f"the board host exited:\n{service.output()[-2000:]}")
+            return ready.exists()
+        if not proc.wait_until(started, START_TIMEOUT_S, interval_s=0.1):
+            raise FarmError(f"the board host did not start:\n{service.output()[-2000:]}")
         self.board_host_info = json.loads(ready.read_text())
 
     def close(self) -> None:

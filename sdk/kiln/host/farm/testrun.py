@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from kiln.host import proc as process
 from kiln.host.farm.farm import FarmError, labgrid_client
 
 ENV_RELATIVE = Path("tests/system/envs/farm-qemu.yaml")
@@ -191,9 +192,8 @@ def _run_shards(coordinator, places, args, ids, result, repo, env_file, workdir,
                     "-p", "no:cacheprovider"]
             env = dict(os.environ, LG_PLACE=place, LG_COORDINATOR=coordinator)
             env.pop("LG_ENV", None)
-            proc = subprocess.Popen(argv, cwd=repo, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = process.start(argv, cwd=repo, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             procs[place] = proc
             prefix = f"[{place}] " if len(places) > 1 else ""
             reader = threading.Thread(target=_copy_lines, args=(proc.stdout, output, prefix, lock),
@@ -205,13 +205,9 @@ def _run_shards(coordinator, places, args, ids, result, repo, env_file, workdir,
     except BaseException:
         for proc in procs.values():            # pytest tears its fixtures down on SIGINT
             if proc.poll() is None:
-                _signal_group(proc.pid, signal.SIGINT)
-        for proc in procs.values():
-            try:
-                proc.wait(SHARD_STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.wait()
+                process.signal_group(proc.pid, signal.SIGINT)
+        for proc in procs.values():             # the readers drain and close the pipes
+            process.stop(proc, SHARD_STOP_GRACE_S, sig=None, close_pipes=False)
         raise
     finally:
         for reader in readers:
@@ -226,10 +222,3 @@ def _copy_lines(stream, output: TextIO, prefix: str, lock: threading.Lock) -> No
             output.write(prefix + raw.decode(errors="replace"))
             output.flush()
     stream.close()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass

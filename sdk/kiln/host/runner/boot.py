@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from kiln.host import proc as proc_mod
 from kiln.host.image.cmdline import NetConfig
 from kiln.host.runner import console, qemu
 from kiln.host.runner.netlab import NetLab
 
 POWEROFF_GRACE_S = 15.0  # after the exit line, how long the guest gets to power off
+QEMU_STOP_GRACE_S = 5.0  # after SIGTERM, how long QEMU gets to exit before SIGKILL
 
 
 @dataclass(frozen=True)
@@ -92,20 +94,8 @@ def boot(board, image: BootImage, lab: NetLab, *, static: bool, timeout_s: float
             outcome.lines += tail.lines
             outcome.eof = tail.eof
     finally:
-        _stop_qemu(proc)
+        proc_mod.stop(proc, QEMU_STOP_GRACE_S)
     return outcome, started
-
-
-def _stop_qemu(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 def qemu_exit_hint(outcome: console.ConsoleOutcome) -> str:

@@ -35,18 +35,17 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import os
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from kiln.errors import KilnError
+from kiln.host import proc
 from kiln.host.runner import dnsmasq, netns
 from kiln.host.runner.addressing import LabAddressing
 
@@ -171,8 +170,8 @@ class NetLab:
         Idempotent; never raises for something already gone.  Blocks up to a few seconds while
         processes exit (SIGTERM, then SIGKILL).
         """
-        for proc in reversed(self._processes):
-            _stop(proc)
+        for process in reversed(self._processes):
+            proc.stop(process, _STOP_GRACE_S)
         self._processes.clear()
         self.stop_dnsmasq()
         for ns in reversed(self._created):
@@ -299,27 +298,27 @@ class NetLab:
                                self.local_domains)
         log_before = _size(files.log)
         with open(files.stderr, "wb") as err:
-            self._dnsmasq = subprocess.Popen(
-                [*netns.exec_prefix(self.name), *argv], stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        deadline = time.monotonic() + _DNSMASQ_START_TIMEOUT_S
-        while time.monotonic() < deadline:
+            self._dnsmasq = proc.start(argv, prefix=netns.exec_prefix(self.name),
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=err)
+
+        def ready() -> bool:
             if self._dnsmasq.poll() is not None:
                 status = self._dnsmasq.returncode
                 self._dnsmasq = None
                 detail = files.stderr.read_text(errors="replace").strip()
                 raise NetLabError(f"dnsmasq exited with status {status} in "
                                   f"namespace {self.name}: {detail or 'no message'}")
-            if dnsmasq.READY_LINE in _tail(files.log, log_before):
-                return
-            time.sleep(0.02)
+            return dnsmasq.READY_LINE in _tail(files.log, log_before)
+        if proc.wait_until(ready, _DNSMASQ_START_TIMEOUT_S, interval_s=0.02):
+            return
         raise NetLabError(f"dnsmasq did not start serving within {_DNSMASQ_START_TIMEOUT_S:.0f} s "
                           f"(log: {files.log})")
 
     def stop_dnsmasq(self) -> None:
         """Stop dnsmasq if it runs (its log and lease file stay).  Idempotent."""
         if self._dnsmasq is not None:
-            _stop(self._dnsmasq)
+            proc.stop(self._dnsmasq, _STOP_GRACE_S)
             self._dnsmasq = None
 
     def clear_leases(self) -> None:
@@ -353,12 +352,9 @@ class NetLab:
         running (or has no device namespace).
         """
         self._require_running()
-        if not argv:
-            raise ValueError("spawn needs a command")
-        popen_kwargs["start_new_session"] = True
-        proc = subprocess.Popen([*netns.exec_prefix(self._ns(device)), *argv], **popen_kwargs)
-        self._processes.append(proc)
-        return proc
+        process = proc.start(argv, prefix=netns.exec_prefix(self._ns(device)), **popen_kwargs)
+        self._processes.append(process)
+        return process
 
     def socket(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM) -> socket.socket:
         """A socket in the lab namespace (bind it to :attr:`host_address` to serve the device)."""
@@ -445,16 +441,8 @@ def _pids(ns: str) -> set[int]:
 
 
 def _kill_leftovers(ns: str) -> None:
-    """Kill processes still in namespace ``ns`` (e.g. servers a user started by hand)."""
-    pids = [p for p in _pids(ns) if p != os.getpid()]
-    for pid in pids:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + _STOP_GRACE_S
-    while pids and time.monotonic() < deadline:
-        pids = [p for p in pids if alive(p)]
-        time.sleep(0.05)
-    for pid in pids:
-        _signal(pid, signal.SIGKILL)
+    """Stop processes still in namespace ``ns`` (e.g. servers a user started by hand)."""
+    proc.stop_pids(_pids(ns), _STOP_GRACE_S)
 
 
 def _size(path: Path) -> int:
@@ -472,50 +460,3 @@ def _tail(path: Path, offset: int) -> str:
             return f.read().decode(errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM ``proc``'s process group, SIGKILL after a grace period; reap it."""
-    if proc.poll() is None:
-        _signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=_STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait()
-    for stream in (proc.stdin, proc.stdout, proc.stderr):
-        if stream is not None:
-            stream.close()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        _signal(pid, sig)
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def alive(pid: int) -> bool:
-    """True while process ``pid`` exists and is not a zombie (a zombie is gone: its parent
-    reaps it)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours still "exists": treat it as gone (the owner reaps it).
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
