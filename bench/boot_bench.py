@@ -204,7 +204,7 @@ def bench_board(name: str, boots: int, clean_build: bool, compare_compression: b
         qemutool.ensure(board)                  # raspi4b: the private newer QEMU
     artifacts = image.ensure(board, app=None, out_dir=OUT / name, progress=False)
     # SD-card boards (raspi machines) boot what the card's boot partition holds.
-    img = boot.BootImage.from_artifacts(artifacts, board, OUT / name / "bench-boot")
+    img = boot.from_artifacts(artifacts, board, OUT / name / "bench-boot")
     if artifacts.sdcard:
         print(f"  {name}: sdcard.img {artifacts.image_bytes / 2**20:.0f} MiB, "
               f"{artifacts.mapped_bytes / 1e6:.1f} MB mapped (bmap)", file=sys.stderr, flush=True)

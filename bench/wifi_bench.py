@@ -90,7 +90,7 @@ def start_times(board_name: str, rounds: int) -> dict[str, list[int]]:
             for name, net in NETWORKS.items()]))
         artifacts = image.ensure(board, app=app, out_dir=OUT / f"{board.name}-wifi",
                                  progress=False, labs=("wifi",))
-        img = boot.BootImage.from_artifacts(artifacts, board, Path(tmp))
+        img = boot.from_artifacts(artifacts, board, Path(tmp))
         lines: list[str] = []
 
         def on_line(t: float, line: str) -> bool:

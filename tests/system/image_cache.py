@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
-from kiln.host.runner.boot import BootImage
+from kiln.host.runner.boot import BootImage, from_artifacts
 
 
 @contextlib.contextmanager
@@ -32,8 +32,8 @@ def session_image(board, app: Path, out_dir: Path, copy_dir: Path,
                   labs: tuple[str, ...] = ()) -> BootImage:
     """``board``'s image with ``app``, built or reused in ``out_dir``, copied to ``copy_dir``.
 
-    The :class:`BootImage` is the runner's (``BootImage.from_artifacts``), so the tests boot
-    what ``kiln run`` boots; an SD-card image is prepared from its card in ``copy_dir``.
+    The :class:`BootImage` is the runner's (``kiln.host.runner.boot.from_artifacts``), so the
+    tests boot what ``kiln run`` boots; an SD-card image is prepared from its card in ``copy_dir``.
     Blocks while another process holds the lock (its build finishes first).  Raises what
     ``kiln.host.image.ensure`` raises when the build fails.  ``labs``: test-lab parts of the
     recipe (``("wifi",)``).
@@ -44,8 +44,8 @@ def session_image(board, app: Path, out_dir: Path, copy_dir: Path,
                                          labs=labs)
         copy_dir.mkdir(parents=True, exist_ok=True)
         if getattr(artifacts, "sdcard", None):      # the runner copies what it boots from
-            return BootImage.from_artifacts(artifacts, board, copy_dir)
+            return from_artifacts(artifacts, board, copy_dir)
         kernel = Path(shutil.copy2(artifacts.kernel, copy_dir / Path(artifacts.kernel).name))
         initrd = Path(shutil.copy2(artifacts.initrd, copy_dir / Path(artifacts.initrd).name))
-    return BootImage.from_artifacts(dataclasses.replace(artifacts, kernel=kernel, initrd=initrd),
+    return from_artifacts(dataclasses.replace(artifacts, kernel=kernel, initrd=initrd),
                                     board)

@@ -7,46 +7,35 @@ from __future__ import annotations
 
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from kiln.host import proc as proc_mod
 from kiln.host.image.cmdline import NetConfig
-from kiln.host.runner import console, qemu
+from kiln.host.runner import console, qemu, sdboot
+from kiln.host.runner.bootimage import BootImage
 from kiln.host.runner.netlab import NetLab
 
 POWEROFF_GRACE_S = 15.0  # after the exit line, how long the guest gets to power off
 QEMU_STOP_GRACE_S = 5.0  # after SIGTERM, how long QEMU gets to exit before SIGKILL
 
 
-@dataclass(frozen=True)
-class BootImage:
-    """The files QEMU boots and the kernel command line the image wants.  SD-card boards also
-    have the DTB and the (padded copy of the) card image (:mod:`kiln.host.runner.sdboot`)."""
+def from_artifacts(artifacts, board, workdir: Path | None = None) -> BootImage:
+    """The :class:`BootImage` of ``kiln.host.image.build``'s result; the board's cmdline when
+    it carries none.
 
-    kernel: Path
-    initrd: Path
-    cmdline: str
-    dtb: Path | None = None
-    sdcard: Path | None = None
-
-    @classmethod
-    def from_artifacts(cls, artifacts, board, workdir: Path | None = None) -> "BootImage":
-        """From ``kiln.host.image.build``'s result; the board's cmdline when it carries none.
-
-        An SD-card image is booted from what its boot partition holds, prepared in ``workdir``
-        (required then; private to this boot) by :func:`kiln.host.runner.sdboot.prepare`.
-        """
-        if getattr(artifacts, "sdcard", None):
-            if workdir is None:
-                raise ValueError("an SD-card image needs a work directory to boot from")
-            from kiln.host.runner import sdboot
-            return sdboot.prepare(board, Path(artifacts.sdcard), Path(workdir))
-        cmdline = getattr(artifacts, "cmdline", None) or board.cmdline
-        if board.qemu is not None and board.qemu.append:
-            cmdline = " ".join([cmdline, *board.qemu.append])
-        return cls(Path(artifacts.kernel), Path(artifacts.initrd), cmdline)
+    An SD-card image is booted from what its boot partition holds, prepared in ``workdir``
+    (required then; private to this boot) by :func:`kiln.host.runner.sdboot.prepare`.
+    Raises ValueError without ``workdir`` for an SD card, and what ``prepare`` raises.
+    """
+    if getattr(artifacts, "sdcard", None):
+        if workdir is None:
+            raise ValueError("an SD-card image needs a work directory to boot from")
+        return sdboot.prepare(board, Path(artifacts.sdcard), Path(workdir))
+    cmdline = getattr(artifacts, "cmdline", None) or board.cmdline
+    if board.qemu is not None and board.qemu.append:
+        cmdline = " ".join([cmdline, *board.qemu.append])
+    return BootImage(Path(artifacts.kernel), Path(artifacts.initrd), cmdline)
 
 
 def guest_cmdline(image: BootImage, lab: NetLab, static: bool, extra: str = "") -> str:

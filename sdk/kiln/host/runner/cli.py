@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
     with signals.terminate_raises():
         try:
-            image = boot.BootImage.from_artifacts(artifacts, board, workdir)
+            image = boot.from_artifacts(artifacts, board, workdir)
             lab.start()
             _print_lab(lab, static=bool(args.static))
             for command in args.host_server:  # their output goes to stderr, like ours

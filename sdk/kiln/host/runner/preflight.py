@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 from kiln.errors import KilnError
+from kiln.host.runner import qemutool
 
 TUN_DEVICE = Path("/dev/net/tun")
 # Host programs the lab needs besides the board's QEMU binary: program -> Debian package.
@@ -76,7 +77,6 @@ def problems_for_run(board) -> list[str]:
               program_problem(board.qemu.binary, board.qemu.package)]
     checks += [program_problem(prog, pkg) for prog, pkg in LAB_PROGRAMS.items()]
     if board.qemu.min_version and shutil.which(board.qemu.binary):
-        from kiln.host.runner import qemutool
         checks.append(qemutool.problem(board))
     return [message for message in checks if message]
 

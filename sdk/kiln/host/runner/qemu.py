@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from kiln.host.runner import qemutool
+
 NETDEV_ID = "kilnnet"
 CONSOLES = ("stdio", "labgrid")
 
@@ -103,7 +105,6 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
         *(["-pidfile", str(pidfile)] if pidfile is not None else []),
         *extra_args,
     ]
-    from kiln.host.runner import qemutool
     return QemuArgs(binary=qemutool.binary(board), machine=spec.machine, cpu=spec.cpu,
                     memory=str(spec.memory_mb), kernel=Path(kernel), cmdline=cmdline,
                     args=tuple(args))

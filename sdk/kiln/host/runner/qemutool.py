@@ -21,6 +21,10 @@ import subprocess
 from pathlib import Path
 
 from kiln.errors import KilnError
+from kiln.host.image import recipe as recipe_mod
+from kiln.host.image.apt import PrivateApt
+from kiln.host.image.layout import out_root
+from kiln.host.image.progress import Progress
 
 WRAPPER_DIR = "kiln-bin"     # scripts running the private QEMU with its own module directory
 _VERSION_RE = re.compile(r"version (\d+)\.(\d+)(?:\.(\d+))?")
@@ -47,7 +51,6 @@ def parse_version(text: str) -> tuple[int, ...]:
 
 
 def _private_root() -> Path:
-    from kiln.host.image.layout import out_root
     return out_root() / "cache" / "qemu"
 
 
@@ -104,10 +107,6 @@ def ensure(board, progress=None) -> str:
     QEMU is too old.  Blocks on the network the first time (a ~10 MB package)."""
     if problem(board) is None:
         return binary(board)
-    from kiln.host.image import recipe as recipe_mod
-    from kiln.host.image.apt import PrivateApt
-    from kiln.host.image.layout import out_root
-    from kiln.host.image.progress import Progress
     spec = board.qemu
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True,
                           text=True).stdout.strip() or "amd64"

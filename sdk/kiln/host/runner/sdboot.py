@@ -4,7 +4,7 @@ QEMU does not run the Raspberry Pi's GPU firmware, so it cannot read ``config.tx
 kernel itself.  :func:`prepare` does the firmware's job from the image's own boot partition
 (read with mtools, no loop device, no root): ``config.txt`` names the kernel and the
 initramfs, ``cmdline.txt`` gives the kernel command line, and the board file's ``[qemu] dtb`` is
-the DTB the firmware would pick.  The result is a :class:`~kiln.host.runner.boot.BootImage`
+the DTB the firmware would pick.  The result is a :class:`~kiln.host.runner.bootimage.BootImage`
 for :func:`kiln.host.runner.qemu.arguments`:
 
 * the image becomes ``-drive if=sd`` -- a *copy*, padded to a power of two (QEMU's SD card
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from kiln.errors import KilnError
 from kiln.host.image import mbr
+from kiln.host.runner.bootimage import BootImage
 
 BOOT_PARTITION = 1
 
@@ -102,7 +103,6 @@ def prepare(board, image: Path, workdir: Path):
     """Everything QEMU needs to boot SD-card ``image`` of ``board``, as files in ``workdir``
     (which must be private to this boot); returns a :class:`BootImage`.  Blocks for about a
     second.  Raises :class:`SdBootError`, :class:`kiln.host.image.mbr.PartitionTableError`."""
-    from kiln.host.runner.boot import BootImage
     spec = board.qemu
     if spec is None or not spec.dtb:
         raise SdBootError(f"board {board.name} has no [qemu] dtb: it cannot boot under QEMU")
