@@ -105,3 +105,9 @@ cdef class Device:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.path}{' closed' if self.fd < 0 else ''}>"
+
+
+def _ioctl_int(Device dev, unsigned long request, unsigned long value, str func):
+    """ioctl whose third argument is an integer (I2C_SLAVE, I2C_TIMEOUT, TCFLSH, ...)."""
+    dev.check(func)
+    return xioctl(dev.fd, request, <void*>value, func, dev.path)
