@@ -7,7 +7,6 @@ Zerynth's VM, which runs them outside the interrupt.  ``debounce`` is the kernel
 reported once the line has been stable that long (one value per pin: with ``onPinRise`` and
 ``onPinFall`` on the same pin the larger one applies).
 """
-import inspect
 import threading
 
 from kiln.errors import InvalidPinError, UnsupportedError
@@ -144,17 +143,23 @@ def analogWrite(pin, period, pulse, time_unit=2, npulses=0):
 
 
 def callback_args(fn):
-    """How many leading positional parameters ``fn`` takes that Zerynth v3 passes
-    (``(pin, value)``): 2 when it accepts both, else 0."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
+    """How many of Zerynth v3's callback arguments ``(pin, value)`` ``fn`` takes: 2 when it
+    accepts two positional arguments, else 0 (read from its code object: ``inspect`` would
+    pull half the standard library onto the board)."""
+    target, bound = fn, 0
+    if hasattr(fn, "__func__"):                  # bound method
+        target, bound = fn.__func__, 1
+    code = getattr(target, "__code__", None)
+    if code is None:
+        call = getattr(type(fn), "__call__", None)
+        code, bound = getattr(call, "__code__", None), 1
+    if code is None:
+        return 2                                 # a builtin: let it take what it takes
+    positional = code.co_argcount - bound
+    defaults = len(getattr(target, "__defaults__", None) or ())
+    if code.co_flags & 0x04:                     # *args
         return 2
-    try:
-        sig.bind(None, None)
-        return 2
-    except TypeError:
-        return 0
+    return 2 if positional >= 2 and positional - defaults <= 2 else 0
 
 
 def builtins() -> dict:
