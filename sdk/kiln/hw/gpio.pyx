@@ -376,6 +376,26 @@ cdef class LineRequest(Device):
         return out
 
 
+def _chip_on_file(str path, int lines):
+    """For the argument tests: a Chip with ``lines`` lines on any file (``/dev/null``); its
+    ioctls fail with ENOTTY, so a call whose arguments pass reaches the kernel and says so."""
+    from kiln.hw.fdio import _on_file
+    cdef Chip chip = _on_file(Chip, path)
+    chip.lines = lines
+    chip.label = "test"
+    return chip
+
+
+def _request_on_file(str path, tuple offsets, bint edges):
+    """For the argument tests: a LineRequest on any file (see :func:`_chip_on_file`)."""
+    from kiln.hw.fdio import _on_file
+    cdef LineRequest req = _on_file(LineRequest, path)
+    req.offsets = offsets
+    req.chip = path
+    req.flags = (GPIO_V2_LINE_FLAG_INPUT | GPIO_V2_LINE_FLAG_EDGE_RISING) if edges else 0
+    return req
+
+
 cdef extern from *:
     """
     #include <poll.h>
