@@ -57,6 +57,7 @@ VALID = {
     ("Serial", "flush_input"): {},
     ("Serial", "send_break"): {"duration": 0},
     ("Watchdog", "keepalive"): {},
+    ("Watchdog", "close"): {"magic": False},
 }
 # Parameters that take any value's truth (no refusal possible) or are internal.
 ANY_VALUE = {"ten_bit", "cs_change", "magic", "func", "lsb_first", "event_buffer_size"}
@@ -89,6 +90,7 @@ BAD = {
     ("SPIDevice", "bits"): [(0, V), (33, V), (1.5, T)],
     ("Serial", "bits"): [(9, V), (4, V), (8.0, V)],
     "speed_hz": [(0, V), (1.5, T), (2**32, V)],
+    ("SPIDevice", "transfer", "speed_hz"): [(-1, V), (1.5, T), (2**32, V)],     # 0: default
     "tx": [(5, T), ("ok", None)],
     "rx": [(b"ro", T), (bytearray(3), V), (5, T)],
     "items": [("ab", T), ([], V), ([(1,)], T), ([(None, None, -1, 0, 0, False)], V),
@@ -204,6 +206,9 @@ def test_valid_call_reaches_the_device(device, mod, cls, method, params):
 def test_closed_device(device, mod, cls, method, params):
     dev = device(cls)
     dev.close()
+    if method == "close":
+        _call(dev, method, VALID[(cls, method)])          # idempotent
+        return
     with pytest.raises(ValueError, match="is closed"):
         _call(dev, method, VALID[(cls, method)])
 

@@ -144,7 +144,7 @@ cdef class Chip(Device):
     def __init__(self, path):
         cdef gpiochip_info info
         self.fd = open_device(path, O_RDWR, "Chip")
-        self.path = path
+        self.path = str(path)
         try:
             memset(&info, 0, sizeof(info))
             self.ioctl(GPIO_GET_CHIPINFO_IOCTL, &info, "Chip")
@@ -264,6 +264,9 @@ cdef class LineRequest(Device):
         self.flags = flags
 
     cdef int _index(self, object offset, str func) except -1:
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise TypeError(f"{func}() argument 'offset' must be an int (a requested line), "
+                            f"not {type(offset).__name__}")
         try:
             return self.offsets.index(offset)
         except ValueError:

@@ -33,7 +33,7 @@ cdef class SPIDevice(Device):
 
     def __init__(self, path, mode=0, bits=8, speed_hz=None, lsb_first=False):
         self.fd = open_device(path, O_RDWR, "SPIDevice")
-        self.path = path
+        self.path = str(path)
         try:
             self.configure(mode=mode, bits=bits, speed_hz=speed_hz, lsb_first=lsb_first)
         except BaseException:
@@ -52,16 +52,12 @@ cdef class SPIDevice(Device):
             if mode & ~(3 | SPI_CS_HIGH | SPI_NO_CS | SPI_LSB_FIRST) or mode < 0:
                 raise ValueError(f"configure() argument 'mode' must be 0..3 (CPOL<<1 | CPHA), "
                                  f"optionally | CS_HIGH | NO_CS | LSB_FIRST, got {mode:#x}")
-            m32 = mode
-            self.ioctl(SPI_IOC_WR_MODE32, &m32, "configure(mode)")
         if bits is not None:
             if isinstance(bits, bool) or not isinstance(bits, int):
                 raise TypeError(f"configure() argument 'bits' must be an int, not "
                                 f"{type(bits).__name__}")
             if not 1 <= bits <= 32:
                 raise ValueError(f"configure() argument 'bits' must be in 1..32, got {bits}")
-            b8 = bits
-            self.ioctl(SPI_IOC_WR_BITS_PER_WORD, &b8, "configure(bits)")
         if speed_hz is not None:
             if isinstance(speed_hz, bool) or not isinstance(speed_hz, int):
                 raise TypeError(f"configure() argument 'speed_hz' must be an int (Hz), not "
@@ -69,12 +65,19 @@ cdef class SPIDevice(Device):
             if not 1 <= speed_hz <= 0xFFFFFFFF:
                 raise ValueError(f"configure() argument 'speed_hz' must be in "
                                  f"1..4294967295 Hz, got {speed_hz}")
+        if lsb_first is not None and not isinstance(lsb_first, (bool, int)):
+            raise TypeError(f"configure() argument 'lsb_first' must be a bool, not "
+                            f"{type(lsb_first).__name__}")
+        if mode is not None:
+            m32 = mode
+            self.ioctl(SPI_IOC_WR_MODE32, &m32, "configure(mode)")
+        if bits is not None:
+            b8 = bits
+            self.ioctl(SPI_IOC_WR_BITS_PER_WORD, &b8, "configure(bits)")
+        if speed_hz is not None:
             speed = speed_hz
             self.ioctl(SPI_IOC_WR_MAX_SPEED_HZ, &speed, "configure(speed_hz)")
         if lsb_first is not None:
-            if not isinstance(lsb_first, (bool, int)):
-                raise TypeError(f"configure() argument 'lsb_first' must be a bool, not "
-                                f"{type(lsb_first).__name__}")
             lsb = SPI_LSB_FIRST if lsb_first else 0
             self.ioctl(SPI_IOC_WR_LSB_FIRST, &lsb, "configure(lsb_first)")
 
@@ -145,6 +148,10 @@ cdef class SPIDevice(Device):
                     raise TypeError(f"{func}(): item {i} must be (tx, rx, length, speed_hz, "
                                     f"delay_us, cs_change), got {it!r}")
                 tx, rx, nbytes, speed, delay, csc = it
+                for pname, pv in (("length", nbytes), ("speed_hz", speed), ("delay_us", delay)):
+                    if pv is not None and (isinstance(pv, bool) or not isinstance(pv, int)):
+                        raise TypeError(f"{func}() argument '{pname}' must be an int, not "
+                                        f"{type(pv).__name__}")
                 length = -1
                 if tx is not None:
                     data_view(tx, &views[2 * i], func, "tx")

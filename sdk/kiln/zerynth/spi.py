@@ -35,7 +35,7 @@ class Spi:
         target = resolve.pin(pin_key(nss, "Spi"))
         cs = None
         for i, cs_pin in enumerate(spec.cs):
-            if resolve.pin(cs_pin) == target:
+            if resolve.same_pin(resolve.pin(cs_pin), target):
                 cs = i
         self._gpio = None
         if cs is None:
