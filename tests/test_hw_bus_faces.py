@@ -66,6 +66,8 @@ class FakeSPI:
     def transfer(self, tx=None, rx=None, *, length=None, speed_hz=0, delay_us=0,
                  cs_change=False):
         self.log.append((bytes(tx) if tx is not None else None, cs_change))
+        if tx is not None and rx is not None and len(tx) != len(rx):
+            raise ValueError("transfer(): tx and rx must be the same length (full duplex)")
         if rx is not None:
             rx[:] = bytes((b ^ 0xFF) for b in (bytes(tx) if tx else bytes(len(rx))))
 

@@ -116,8 +116,58 @@ cdef class SPIDevice(Device):
         bytes as the longer of them, or ``length`` when both are None; when both are given
         they must be the same length.  ``speed_hz`` (0: the device's), ``delay_us`` after the
         transfer, ``cs_change`` (deselect after it; for the last transfer of a message it
-        leaves the device selected until the next message).  Returns None."""
-        self.transfers([(tx, rx, length, speed_hz, delay_us, cs_change)], "transfer")
+        leaves the device selected until the next message).  Returns None.  One
+        ``SPI_IOC_MESSAGE(1)`` built on the stack (the common case, kept short)."""
+        cdef spi_ioc_transfer x
+        cdef Py_buffer tv, rv
+        cdef bint has_tx = False, has_rx = False
+        cdef Py_ssize_t n = -1
+        for pname, pv in (("length", length), ("speed_hz", speed_hz), ("delay_us", delay_us)):
+            if pv is not None and (isinstance(pv, bool) or not isinstance(pv, int)):
+                raise TypeError(f"transfer() argument '{pname}' must be an int, not "
+                                f"{type(pv).__name__}")
+        if not 0 <= speed_hz <= 0xFFFFFFFF:
+            raise ValueError(f"transfer() argument 'speed_hz' must be an int in "
+                             f"0..4294967295, got {speed_hz!r}")
+        if not 0 <= delay_us <= 0xFFFF:
+            raise ValueError(f"transfer() argument 'delay_us' must be an int in 0..65535, got "
+                             f"{delay_us!r}")
+        self.check("transfer")
+        memset(&x, 0, sizeof(x))
+        try:
+            if tx is not None:
+                data_view(tx, &tv, "transfer", "tx")
+                has_tx = True
+                x.tx_buf = <uintptr_t>tv.buf
+                n = tv.len
+            if rx is not None:
+                writable_view(rx, &rv, "transfer", "rx")
+                has_rx = True
+                x.rx_buf = <uintptr_t>rv.buf
+                if n >= 0 and n != rv.len:
+                    raise ValueError(f"transfer(): tx ({n} bytes) and rx ({rv.len} bytes) "
+                                     f"must be the same length (full duplex)")
+                n = rv.len
+            if n < 0:
+                if length is None or length < 0:
+                    raise ValueError(f"transfer(): with neither tx nor rx, 'length' must be "
+                                     f"an int >= 0, got {length!r}")
+                n = length
+            elif length is not None and length != n:
+                raise ValueError(f"transfer(): 'length' is {length!r} but the buffers hold "
+                                 f"{n} bytes")
+            if n > 0xFFFFFFFF:
+                raise ValueError("transfer(): a transfer is at most 4 GiB")
+            x.len = <uint32_t>n
+            x.speed_hz = speed_hz
+            x.delay_usecs = delay_us
+            x.cs_change = 1 if cs_change else 0
+            self.ioctl(SPI_IOC_MESSAGE(1), &x, "transfer")
+        finally:
+            if has_tx:
+                PyBuffer_Release(&tv)
+            if has_rx:
+                PyBuffer_Release(&rv)
 
     def transfers(self, items, str func="transfers"):
         """Several transfers in one message (``SPI_IOC_MESSAGE(n)``: chip select stays active

@@ -120,24 +120,28 @@ cdef class Serial(Device):
         Returns 0 at the deadline."""
         cdef ssize_t r
         cdef int err
+        cdef bint polled = False
         while True:
             self.check("read")
             with nogil:
                 r = read(self.fd, buf, n)
                 err = errno
-            if r >= 0:
-                return r
-            if err == EINTR:
-                PyErr_CheckSignals()
-                continue
-            if err != EAGAIN:
-                return raise_errno_msg(err, f"read: {self.path}")
+            if r > 0 or (r == 0 and polled):
+                return r        # data, or end of file after poll said ready (a hang-up)
+            if r < 0:
+                if err == EINTR:
+                    PyErr_CheckSignals()
+                    continue
+                if err != EAGAIN:
+                    return raise_errno_msg(err, f"read: {self.path}")
+            # nothing there (EAGAIN, or 0: raw mode with VMIN = VTIME = 0 reads 0 when empty)
             if deadline >= 0 and deadline <= now_ns():
                 return 0
             try:
                 wait_ready(self.fd, POLLIN, deadline)
             except TimeoutError:
                 return 0
+            polled = True
 
     def readinto(self, buffer, nbytes=None, timeout=None, timeout_char=None):
         """Read into ``buffer`` (writable bytes-like; ``nbytes`` of it, default all): wait at
