@@ -38,7 +38,7 @@ cdef class Serial(Device):
 
     def __init__(self, path, baudrate=9600, bits=8, parity=None, stop=1, rtscts=False):
         self.fd = open_device(path, O_RDWR | O_NOCTTY | O_NONBLOCK, "Serial")
-        self.path = str(path)
+        self.path = path
         try:
             self.configure(baudrate, bits, parity, stop, rtscts)
         except BaseException:
@@ -57,12 +57,12 @@ cdef class Serial(Device):
         if not 1 <= baudrate <= 0xFFFFFFFF:
             raise ValueError(f"configure() argument 'baudrate' must be > 0 bits/s, got "
                              f"{baudrate}")
-        if not isinstance(bits, int) or isinstance(bits, bool) or bits not in (5, 6, 7, 8):
+        if isinstance(bits, bool) or bits not in (5, 6, 7, 8):
             raise ValueError(f"configure() argument 'bits' must be 5, 6, 7 or 8, got {bits!r}")
         if parity not in PARITIES or isinstance(parity, bool):
             raise ValueError(f"configure() argument 'parity' must be None, 'N', 'E', 'O', 'M' "
                              f"or 'S', got {parity!r}")
-        if not isinstance(stop, int) or isinstance(stop, bool) or stop not in (1, 2):
+        if isinstance(stop, bool) or stop not in (1, 2):
             raise ValueError(f"configure() argument 'stop' must be 1 or 2, got {stop!r}")
         if not isinstance(rtscts, (bool, int)):
             raise TypeError(f"configure() argument 'rtscts' must be a bool, not "
@@ -120,28 +120,31 @@ cdef class Serial(Device):
         Returns 0 at the deadline."""
         cdef ssize_t r
         cdef int err
-        cdef bint polled = False
+        cdef bint waited = False
         while True:
             self.check("read")
             with nogil:
                 r = read(self.fd, buf, n)
                 err = errno
-            if r > 0 or (r == 0 and polled):
-                return r        # data, or end of file after poll said ready (a hang-up)
-            if r < 0:
-                if err == EINTR:
-                    PyErr_CheckSignals()
-                    continue
-                if err != EAGAIN:
-                    return raise_errno_msg(err, f"read: {self.path}")
-            # nothing there (EAGAIN, or 0: raw mode with VMIN = VTIME = 0 reads 0 when empty)
+            if r > 0 or (r == 0 and (waited or n == 0)):
+                return r
+            if r == 0:
+                # A serial tty in raw mode with VMIN = VTIME = 0 reads 0 bytes when nothing is
+                # there, even with O_NONBLOCK (n_tty_read: no timeout -> return before the
+                # EAGAIN check); wait for input, and take a 0 after a wakeup as hang-up/EOF.
+                err = EAGAIN
+            if err == EINTR:
+                PyErr_CheckSignals()
+                continue
+            if err != EAGAIN:
+                return raise_errno_msg(err, f"read: {self.path}")
             if deadline >= 0 and deadline <= now_ns():
                 return 0
             try:
                 wait_ready(self.fd, POLLIN, deadline)
             except TimeoutError:
                 return 0
-            polled = True
+            waited = r == 0
 
     def readinto(self, buffer, nbytes=None, timeout=None, timeout_char=None):
         """Read into ``buffer`` (writable bytes-like; ``nbytes`` of it, default all): wait at
