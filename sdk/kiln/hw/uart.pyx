@@ -57,12 +57,12 @@ cdef class Serial(Device):
         if not 1 <= baudrate <= 0xFFFFFFFF:
             raise ValueError(f"configure() argument 'baudrate' must be > 0 bits/s, got "
                              f"{baudrate}")
-        if isinstance(bits, bool) or bits not in (5, 6, 7, 8):
+        if not isinstance(bits, int) or isinstance(bits, bool) or bits not in (5, 6, 7, 8):
             raise ValueError(f"configure() argument 'bits' must be 5, 6, 7 or 8, got {bits!r}")
         if parity not in PARITIES or isinstance(parity, bool):
             raise ValueError(f"configure() argument 'parity' must be None, 'N', 'E', 'O', 'M' "
                              f"or 'S', got {parity!r}")
-        if isinstance(stop, bool) or stop not in (1, 2):
+        if not isinstance(stop, int) or isinstance(stop, bool) or stop not in (1, 2):
             raise ValueError(f"configure() argument 'stop' must be 1 or 2, got {stop!r}")
         if not isinstance(rtscts, (bool, int)):
             raise TypeError(f"configure() argument 'rtscts' must be a bool, not "
