@@ -190,3 +190,33 @@ def test_machine_uart(pty, monkeypatch, tmp_path):
             UART(5)
     finally:
         resolve.reset()
+
+
+def test_zerynth_serial1_is_the_boards_uart(pty, monkeypatch, tmp_path):
+    """streams.serial(SERIAL1): the board file's UART named SERIAL1, here resolved to the pty."""
+    master, name = pty
+    from hw_sysfs import board_root
+    from kiln.hw import resolve
+    from kiln.errors import UnsupportedError
+    monkeypatch.setenv("KILN_SYSROOT", str(board_root(tmp_path, "rpi3b")))
+    resolve.reset()
+    monkeypatch.setattr(resolve, "uart_device", lambda key: name)
+    try:
+        from kiln.zerynth import streams
+        s = streams.serial(1, baud=57600, stopbits=streams.STOPBIT_2, set_default=False)
+        assert s._port.baudrate == 57600 and s._port.settings()["stop"] == 2
+        assert s.write("ping\n") == 5
+        assert os.read(master, 16) == b"ping\n"
+        os.write(master, b"pong\nrest")
+        assert s.readline() == b"pong\n"
+        time.sleep(0.05)
+        assert s.available() == 4
+        assert s.read(4) == b"rest"
+        s.close()
+        assert s._port.closed
+        with pytest.raises(UnsupportedError, match="SERIAL2 does not exist on this board"):
+            streams.serial(2)
+        with pytest.raises(ValueError, match="STOPBIT_1_HALF"):
+            streams.serial(1, stopbits=streams.STOPBIT_1_HALF)
+    finally:
+        resolve.reset()
