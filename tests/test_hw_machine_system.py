@@ -62,3 +62,88 @@ def test_disable_irq_holds_the_edge_thread_off():
     machine.enable_irq(state)
     t.join(2)
     assert got == [1]
+
+
+class FakeWatchdog:
+    """kiln.hw.watchdog.Watchdog's contract (no /dev/watchdog on this host; the QEMU boards'
+    i6300esb / bcm2835_wdt are the system tests')."""
+
+    def __init__(self, path, timeout=None):
+        self.path, self.timeout, self.kicks, self.closed = path, timeout, 0, False
+
+    def keepalive(self):
+        self.kicks += 1
+
+
+@pytest.fixture
+def board_with_watchdog(tmp_path, monkeypatch):
+    from hw_sysfs import board_root
+    from kiln.hw import resolve
+    from kiln.mpy.machine import wdt
+    from kiln.zerynth import watchdog
+    monkeypatch.setenv("KILN_SYSROOT", str(board_root(tmp_path, "qemu-aarch64")))
+    resolve.reset()
+    monkeypatch.setattr(wdt, "Watchdog", FakeWatchdog)
+    monkeypatch.setattr(wdt, "_active", None)
+    monkeypatch.setattr(watchdog, "Watchdog", FakeWatchdog)
+    monkeypatch.setattr(watchdog, "_wd", None)
+    yield
+    resolve.reset()
+
+
+def test_machine_wdt(board_with_watchdog):
+    w = machine.WDT(timeout=2500)
+    dev = w._wd
+    assert dev.path.endswith("/dev/watchdog") and dev.timeout == 3 and dev.kicks == 1
+    w.feed()
+    assert dev.kicks == 2
+    again = machine.WDT(timeout=1)                 # the same watchdog, re-timed
+    assert again._wd is dev and dev.timeout == 1
+    with pytest.raises(ValueError, match="timeout must be an int >= 1"):
+        machine.WDT(timeout=0)
+    with pytest.raises(ValueError, match="id must be 0"):
+        machine.WDT(1)
+
+
+def test_zerynth_watchdog(board_with_watchdog):
+    from kiln.zerynth import watchdog
+    with pytest.raises(ValueError, match="call watchdog.setup"):
+        watchdog.kick()
+    watchdog.setup(1500)
+    assert watchdog._wd.timeout == 2 and watchdog._wd.kicks == 1
+    watchdog.kick()
+    assert watchdog._wd.kicks == 2
+    with pytest.raises(ValueError, match="millis must be an int >= 1"):
+        watchdog.setup(-5)
+
+
+def test_time_pulse_us(tmp_path, monkeypatch):
+    import hw_fakegpio as fake
+    from hw_sysfs import board_root
+    from kiln.hw import pinctl, resolve
+    monkeypatch.setenv("KILN_SYSROOT", str(board_root(tmp_path, "qemu-aarch64")))
+    resolve.reset()
+    pinctl.release_all()
+    fake.reset()
+    monkeypatch.setattr(pinctl, "Chip", fake.FakeChip)
+    try:
+        pin = machine.Pin("D4", machine.Pin.IN)
+
+        def pulse():
+            time.sleep(0.05)
+            fake.drive(4, 1)
+            time.sleep(0.1)
+            fake.drive(4, 0)
+        t = threading.Thread(target=pulse)
+        t.start()
+        width = machine.time_pulse_us(pin, 1, 1_000_000)
+        t.join()
+        assert 80_000 <= width <= 200_000, width            # the 100 ms pulse, from timestamps
+        assert fake.REQUESTS[4].cfg["edge"] == "none"        # edge detection off again
+        assert machine.time_pulse_us(pin, 1, 50_000) == -2   # no pulse starts
+        fake.drive(4, 1)                                     # already high: counts from now
+        assert machine.time_pulse_us(pin, 1, 50_000) == -1   # ... and does not end
+    finally:
+        pinctl.release_all()
+        fake.reset()
+        resolve.reset()
