@@ -147,3 +147,25 @@ def test_time_pulse_us(tmp_path, monkeypatch):
         pinctl.release_all()
         fake.reset()
         resolve.reset()
+
+
+def test_timer_periodic_and_one_shot():
+    ticks = []
+    t = machine.Timer(-1, mode=machine.Timer.PERIODIC, period=20,
+                      callback=lambda tm: ticks.append(time.monotonic()))
+    time.sleep(0.25)
+    t.deinit()
+    n = len(ticks)
+    assert 8 <= n <= 13, n                       # 20 ms period over 250 ms, no drift
+    time.sleep(0.1)
+    assert len(ticks) == n                       # stopped
+    once = []
+    machine.Timer(mode=machine.Timer.ONE_SHOT, freq=20, callback=once.append)
+    time.sleep(0.2)
+    assert len(once) == 1 and isinstance(once[0], machine.Timer)
+    with pytest.raises(ValueError, match="period must be > 0"):
+        machine.Timer(period=0)
+    with pytest.raises(ValueError, match="mode must be"):
+        machine.Timer(mode=5, period=10)
+    with pytest.raises(ValueError, match="no ADC"):
+        machine.ADC(0)
