@@ -5,6 +5,7 @@ delivered by the real kiln.hw.edges thread.  Zerynth's published Blink, Interrup
 examples run unmodified under the launcher."""
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -199,6 +200,25 @@ def test_zerynth_v2_builtins(board):
 
 # ---- Zerynth's published examples, unmodified, under the launcher --------------------------
 
+def send(fifo, proc, text, timeout=10.0):
+    """Write ``text`` to the program's control FIFO without ever blocking: a program that died
+    (or never opened it) fails the test instead of hanging it."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:                  # ENXIO: no reader yet
+            if exc.errno != errno.ENXIO or proc.poll() is not None or time.monotonic() > end:
+                raise AssertionError(f"the program does not read its control FIFO "
+                                     f"(exit status {proc.poll()})") from None
+            time.sleep(0.05)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
 def run_example(name, tmp_path, board_name, inject=(), seconds=3.5):
     src = example_source(name)
     app = tmp_path / f"{name}.py"
@@ -218,8 +238,7 @@ def run_example(name, tmp_path, board_name, inject=(), seconds=3.5):
     try:
         time.sleep(1.0)
         for line, level in inject:
-            with open(ctl, "w") as f:
-                f.write(f"{line} {level}\n")
+            send(ctl, proc, f"{line} {level}\n")
             time.sleep(0.3)
         time.sleep(seconds)
     finally:
