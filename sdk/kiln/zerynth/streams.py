@@ -120,12 +120,15 @@ class serial(stream):
     """serial(drvname=SERIAL0, baud=115200, stopbits=STOPBIT_1, parity=PARITY_NONE,
     bitsize=BITSIZE_8, set_default=True, rxsize=0, txsize=0)
 
-    The board's serial console as a stream.  ``SERIAL0`` is the only serial port of a Kiln
-    board: the process's standard input and output (the console the kernel was given).  The
-    line settings (``baud``, ``stopbits``, ``parity``, ``bitsize``) and buffer sizes are
-    checked and kept as attributes, but the console keeps the kernel's settings (the board
-    file's ``console=``): changing them would cut the host off the console.  ``set_default``
-    makes it ``print``'s default stream.  Another port raises UnsupportedError.
+    A serial port as a stream.  ``SERIAL0`` is the board's console: the process's standard
+    input and output (the console the kernel was given); its line settings (``baud``,
+    ``stopbits``, ``parity``, ``bitsize``) and buffer sizes are checked and kept as attributes,
+    but the console keeps the kernel's settings (the board file's ``console=``): changing them
+    would cut the host off the console.  ``SERIAL1`` .. are the UARTs the board file names
+    (``[[uart]]``, e.g. a Pi's PL011): opened with termios (kiln.hw.uart) at ``baud`` with
+    those settings (``STOPBIT_1_HALF`` does not exist on Linux: ValueError); reads block until
+    data arrives.  ``set_default`` makes it ``print``'s default stream.  A port the board does
+    not have raises UnsupportedError.
     """
 
     def __init__(self, drvname=SERIAL0, baud=115200, stopbits=STOPBIT_1, parity=PARITY_NONE,
@@ -143,9 +146,9 @@ class serial(stream):
         _check_int("serial", "txsize", txsize, 0)
         if not isinstance(set_default, bool):
             raise TypeError(f"serial(): set_default must be True or False, not {set_default!r}")
+        self._port = None
         if drvname != SERIAL0:
-            raise UnsupportedError(f"serial(): SERIAL{drvname} does not exist on a Kiln board; "
-                                   f"SERIAL0 is the console")
+            self._port = _open_uart(drvname, baud, stopbits, parity)
         self.drvname, self.baud, self.stopbits, self.parity = drvname, baud, stopbits, parity
         self.bitsize, self.rxsize, self.txsize = bitsize, rxsize, txsize
         self._fd = 0                      # standard input
@@ -162,7 +165,10 @@ class serial(stream):
         """Make ``_pending`` hold something (blocks while the console has nothing); False at
         end of input."""
         if not self._pending:
-            data = os.read(self._fd, max(size, _PEEK))
+            if self._port is not None:
+                data = self._port.read(max(size, _PEEK), timeout=None, timeout_char=0)
+            else:
+                data = os.read(self._fd, max(size, _PEEK))
             if not data:
                 return False
             self._pending += data
@@ -200,11 +206,15 @@ class serial(stream):
         if not isinstance(buf, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"write(): buffer must be str, bytes or bytearray, not "
                             f"{type(buf).__name__}")
+        if self._port is not None:
+            return self._port.write(buf)
         return _builtins.CONSOLE.write(buf)
 
     def available(self):
         """How many bytes can be read without blocking."""
         self._check_open()
+        if self._port is not None:
+            return len(self._pending) + self._port.in_waiting
         import fcntl
         import termios
         count = bytearray(4)
@@ -219,11 +229,31 @@ class serial(stream):
         console itself stays open: if this stream was ``print``'s default, print writes to the
         console directly again."""
         self._closed = True
+        if self._port is not None:
+            self._port.close()
         if _builtins.default_stream() is self:
             _builtins.set_default_stream(_builtins.CONSOLE)
 
     def __repr__(self):
-        return f"<serial SERIAL{self.drvname} (the console){' closed' if self._closed else ''}>"
+        what = "the console" if self._port is None else self._port.path
+        return f"<serial SERIAL{self.drvname} ({what}){' closed' if self._closed else ''}>"
+
+
+def _open_uart(drvname, baud, stopbits, parity):
+    """The board's UART ``SERIAL<drvname>`` ([[uart]] in the board file) as a kiln.hw.uart
+    Serial; UnsupportedError when the board has none of that name."""
+    from kiln.hw import resolve
+    from kiln.hw.uart import Serial
+    try:
+        spec = resolve.bus("uart", f"SERIAL{drvname}")
+    except resolve.BusError as exc:
+        raise UnsupportedError(f"serial(): SERIAL{drvname} does not exist on this board "
+                               f"(SERIAL0 is the console): {exc}") from None
+    if stopbits == STOPBIT_1_HALF:
+        raise ValueError("serial(): STOPBIT_1_HALF does not exist on Linux serial ports")
+    return Serial(resolve.uart_device(spec.id), baud, 8,
+                  {PARITY_NONE: None, PARITY_EVEN: "E", PARITY_ODD: "O"}[parity],
+                  2 if stopbits == STOPBIT_2 else 1)
 
 
 class SocketStream(stream):
