@@ -88,10 +88,10 @@ class Overlay:
             # the QEMU board's radio is simulated, the probe checks Ethernet, and none of
             # those sources is on Debian's mirror at Buildroot's versions.
             "# BR2_PACKAGE_PYTHON_KILN_WIFI is not set",
-            # TLS (OpenSSL, ca-certificates) stays out too: Debian's mirror has neither at
-            # Buildroot's versions (openssl 3.6.2, ca-certificates 20260223), and
-            # ca-certificates also builds host-openssl; see images/buildroot/README.md.
-            "# BR2_PACKAGE_PYTHON_KILN_TLS is not set",
+            # TLS as in the user build (OpenSSL with kernel TLS, ca-certificates, Python's
+            # ssl): their sources are overrides from Debian's mirror
+            # (kiln.host.buildroot.sources), the kernel's TLS modules come with Debian's kernel.
+            "BR2_PACKAGE_PYTHON_KILN_TLS=y",
             # Top-level parallel build (each package in its own directories).
             "BR2_PER_PACKAGE_DIRECTORIES=y",
         ]
@@ -357,7 +357,8 @@ class DebianKernel:
 
 def prepare_debian_kernel(board: Board, root: Path, log=None) -> DebianKernel:
     """Debian's kernel for ``board`` (through Kiln's private apt, :mod:`kiln.host.image`) and a
-    rootfs overlay with the board's modules, their dependencies and a ``modules.dep``."""
+    rootfs overlay with the board's modules and kernel TLS's, their dependencies and a
+    ``modules.dep``."""
     from kiln.host.image import elf, kernel, recipe as recipe_mod
     from kiln.host.image.apt import PrivateApt
     from kiln.host.image.progress import Progress
@@ -373,9 +374,20 @@ def prepare_debian_kernel(board: Board, root: Path, log=None) -> DebianKernel:
         tree = kernel.extract(deb, root / "kernel" / arch / deb.stem, recipe.kernel_image)
     mdir = tree.modules_dir
     files = kernel.module_files(mdir)
-    order = kernel.module_load_order(mdir, board.kernel_modules)
-    overlay = root / "overlay" / f"{board.name}-{tree.abi}"
+    # The board's modules and, as the overlay turns TLS on, kernel TLS's: the recipe's [tls]
+    # modules (tls and the generic ciphers it asks for by name) and the board file's [tls]
+    # modules (its CPU's fast drivers) -- the list Kiln's post-build script writes for the init.
+    order = kernel.module_load_order(mdir, board.kernel_modules + recipe.tls.part.modules
+                                     + board.tls_modules)
+    # Named after its contents, so configurations with other module lists (an older checkout
+    # sharing the cache) never rewrite the overlay a build of this one copies from.
+    key = hashlib.sha256("\n".join(ko.relative_to(mdir).as_posix() for ko in order).encode()
+                         ).hexdigest()[:12]
+    overlay = root / "overlay" / f"{board.name}-{tree.abi}-{key}"
+    stamp = overlay.parent / f".{overlay.name}.done"    # outside: the overlay is copied whole
     with locked(overlay):
+        if stamp.is_file() and overlay.is_dir():
+            return DebianKernel(image=tree.image, abi=tree.abi, overlay=overlay)
         shutil.rmtree(overlay, ignore_errors=True)
         dest = overlay / "lib" / "modules" / tree.abi
         direct: dict[str, list[str]] = {}
@@ -397,6 +409,7 @@ def prepare_debian_kernel(board: Board, root: Path, log=None) -> DebianKernel:
             "".join(f"{rel}: {' '.join(closure(rel))}".rstrip() + "\n" for rel in direct))
         if (mdir / "modules.builtin").is_file():
             shutil.copy(mdir / "modules.builtin", dest / "modules.builtin")
+        stamp.write_text("".join(ko.name + "\n" for ko in order))
     return DebianKernel(image=tree.image, abi=tree.abi, overlay=overlay)
 
 
