@@ -188,7 +188,8 @@ def test_post_build_adds_kernel_tls_modules_with_tls(tmp_path):
     assert "chacha_neon" in run.stderr and "poly1305_neon" in run.stderr
     bad = subprocess.run([sys.executable, str(script), str(target), "--tsl", str(recipe)],
                          capture_output=True, text=True)
-    assert bad.returncode == 2 and "usage: kernel_modules.py TARGET_DIR [--tls RECIPE]" in bad.stderr
+    assert bad.returncode == 2
+    assert "usage: kernel_modules.py TARGET_DIR [--tls RECIPE]" in bad.stderr
 
 
 def test_post_build_passes_tls_when_the_configuration_has_it():
