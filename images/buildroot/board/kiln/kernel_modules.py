@@ -92,7 +92,8 @@ def main(argv):
     wanted = list(board["kernel"]["modules"])
     if len(argv) == 4:
         recipe = tomllib.loads(Path(argv[3]).read_text())
-        wanted += recipe["tls"]["modules"] + board.get("tls", {}).get("modules", [])
+        wanted += recipe["tls"]["modules"]
+        wanted += board.get("tls", {}).get("modules", [])
     modules_root = target / "lib" / "modules"
     kernels = []
     if modules_root.is_dir():

@@ -24,6 +24,7 @@ PYTHON_KILN_DEPENDENCIES += openssl
 # has no option for: add it to the target string its Configure call
 # starts with (OpenSSL checks that the toolchain has linux/tls.h).
 ifeq ($(BR2_PACKAGE_LIBOPENSSL),y)
+# check-package TypoInPackageVariable
 LIBOPENSSL_TARGET_ARCH += enable-ktls
 endif
 else
