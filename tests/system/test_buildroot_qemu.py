@@ -226,7 +226,8 @@ def probe_run(built, image, resources, tmp_path_factory) -> ProbeRun:
             run.retained = os.urandom(150).hex()
             broker.publish(f"kiln/{run.seed}/down", run.retained, retain=True)
             subscriber = broker.subscribe(f"kiln/{run.seed}/up", 1, int(BOOT_TIMEOUT_S) + 600)
-            servers = {"zerynth": TcpReplyServer(lab, size), "usocket": TcpReplyServer(lab, size)}
+            servers = {face: TcpReplyServer(lab, size, BOOT_TIMEOUT_S + 120)
+                       for face in ("zerynth", "usocket")}
             listen_port = 7000 + random.randrange(1000)
             extra = " ".join(f"kiln.{k}={v}" for k, v in {
                 "probe_host": PROBE_NAME, "probe_zport": servers["zerynth"].port,
@@ -236,10 +237,12 @@ def probe_run(built, image, resources, tmp_path_factory) -> ProbeRun:
                 "test_mqtt": MQTT_PORT, "test_bulk": bulk.port, "test_listen": listen_port,
                 "test_seed": run.seed, "test_size": BULK_BYTES}.items())
             guest = starter.start(lab, guest_cmdline(image, lab, static=False, extra=extra))
+            # The probe's TCP exchanges, the HTTPS, MQTT and bulk checks come first; then the
+            # board's TLS server says it listens.
+            guest.expect(rf"CHECK server listening={listen_port}", BOOT_TIMEOUT_S + 600)
             for face, server in servers.items():
                 run.tcp[face] = (probe_app.payload(run.seed, size, face), server.result(),
                                  server.peer)
-            guest.expect(rf"CHECK server listening={listen_port}", BOOT_TIMEOUT_S + 600)
             (lease,) = lab.leases()
             run.lease_ip = str(lease.ip)
             run.dhcp_range = (lab.addressing.dhcp_first, lab.addressing.dhcp_last)
