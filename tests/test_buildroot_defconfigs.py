@@ -6,6 +6,7 @@ in tests/system/test_buildroot_qemu.py.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -326,3 +327,35 @@ def test_a_source_with_the_wrong_checksum_is_refused(tmp_path, monkeypatch):
     with pytest.raises(sources.SourceError, match="wheel-0.46.3.tar.gz from .* has sha256"):
         sources.fetch(wheel)
     assert not (tmp_path / "cache" / "sources" / "wheel-0.46.3.tar.gz").exists()
+
+
+def test_host_openssl_is_the_hosts_c_rehash(tmp_path):
+    """host-libopenssl of the offline build is a shim (HOST_PROGRAMS): Buildroot runs its
+    ``./config --prefix=...``, ``make`` and ``make install`` as for OpenSSL, and gets a
+    ``c_rehash`` that runs the host's ``openssl rehash``: the links OpenSSL's own c_rehash
+    makes (the new subject hash only; Debian's c_rehash would add the old MD5 ones)."""
+    text = offline.shim_configure("HOST_LIBOPENSSL")
+    assert "host-libopenssl of Kiln's offline Buildroot build" in text
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config").write_text(text)
+    (src / "config").chmod(0o755)
+    prefix = tmp_path / "host"
+    for cmd in (["./config", f"--prefix={prefix}", "--openssldir=/x", "no-docs", "shared"],
+                ["make"], ["make", "install"]):
+        run = subprocess.run(cmd, cwd=src, capture_output=True, text=True)
+        assert run.returncode == 0, (cmd, run.stdout, run.stderr)
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    pem = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null",
+                          "-subj", "/CN=Kiln shim test", "-days", "1"],
+                         capture_output=True, text=True, check=True).stdout
+    (certs / "kiln.pem").write_text(pem)
+    run = subprocess.run([str(prefix / "bin" / "c_rehash"), str(certs)], capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    subject_hash = subprocess.run(["openssl", "x509", "-noout", "-subject_hash"], input=pem,
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    assert os.readlink(certs / f"{subject_hash}.0") == "kiln.pem"
+    assert sorted(p.name for p in certs.iterdir()) == sorted([f"{subject_hash}.0", "kiln.pem"])

@@ -9,7 +9,7 @@ Buildroot is given, on top of ``configs/kiln_<board>_defconfig``:
 * **source overrides** (``BR2_PACKAGE_OVERRIDE_FILE``): ``<PKG>_OVERRIDE_SRCDIR`` for the packages
   whose pinned source is another version or a repack, extracted with the Buildroot patches that
   still apply; git snapshots without ``configure`` get ``<PKG>_AUTORECONF = YES``; host-fakeroot,
-  host-tar and host-m4 are the host's own programs (:data:`HOST_PROGRAMS`);
+  host-tar, host-m4 and host-openssl are the host's own programs (:data:`HOST_PROGRAMS`);
 * a private copy of Buildroot whose ``package/python3/`` is Buildroot's own at Python 3.13.5;
 * **Debian's cross toolchain** as ``BR2_TOOLCHAIN_EXTERNAL_CUSTOM``: a thin wrapper (Buildroot
   refuses compilers configured ``--with-sysroot=/``, the mark of a distribution toolchain) and a
@@ -174,7 +174,7 @@ def prepare_overrides(buildroot: Path, root: Path, log=None) -> Path:
             lines += [f"{src.package}_AUTORECONF = YES", f"HOST_{src.package}_AUTORECONF = YES"]
     lines += ["", "# Host packages that are the host's own programs."]
     for package, (program, _apt, why) in HOST_PROGRAMS.items():
-        lines += [f"# host-{package.lower()}: {why}",
+        lines += [f"# {_host_name(package)}: {why}",
                   f"{package}_OVERRIDE_SRCDIR = {_host_program_shim(root, package)}"]
     override_file = root / "override.mk"
     text = "\n".join(lines) + "\n"
@@ -228,11 +228,22 @@ HOST_PROGRAMS = {
     # GNU m4 for host-autoconf/libtool (autoreconf of libffi, expat, patchelf, python3): Debian
     # 12's m4 is 1.4.19.  Saves a gnulib configure and build (~3 minutes).
     "M4": ("m4", "m4", "the host's GNU m4 1.4.19"),
+    # host-openssl (host-libopenssl; the target's libopenssl is a source override) serves only
+    # ca-certificates here, which runs its c_rehash once to make /etc/ssl/certs' hash links
+    # (the subject hash is the same in every OpenSSL 1.0+).  Saves OpenSSL's whole host build
+    # with its programs, the dearest package of the TLS build (docs/performance.md, Buildroot).
+    "HOST_LIBOPENSSL": ("c_rehash", "openssl", "ca-certificates' c_rehash is the host's "
+                                               "`openssl rehash`"),
 }
+#: Shims that run something else than ``/usr/bin/<program>``: Debian's c_rehash also makes the
+#: old-style (MD5) hash links; ``openssl rehash`` makes exactly the links OpenSSL's own
+#: c_rehash makes (checked against Buildroot's host-openssl 3.6.3: the same 150 links).
+_SHIM_COMMANDS = {"HOST_LIBOPENSSL": "/usr/bin/openssl rehash"}
 
 _SHIM_CONFIGURE = """\
 #!/bin/sh
-# host-{pkg} of Kiln's offline Buildroot build: the host's {program} ({why}).
+# {pkg} of Kiln's offline Buildroot build: the host's {program} ({why}).
+# Buildroot runs it as ./configure (autotools packages) or ./config (OpenSSL).
 prefix=/usr/local
 for arg in "$@"; do case "$arg" in --prefix=*) prefix=${{arg#--prefix=}} ;; esac; done
 cat > Makefile <<MK
@@ -248,22 +259,33 @@ MK
 def shim_configure(package: str) -> str:
     """The ``configure`` script of the host-program shim for Buildroot package ``package``."""
     program, _apt, why = HOST_PROGRAMS[package]
-    return _SHIM_CONFIGURE.format(pkg=package.lower(), program=program, why=why,
-                                  path=f"/usr/bin/{program}")
+    return _SHIM_CONFIGURE.format(pkg=_host_name(package), program=program, why=why,
+                                  path=_shim_command(package))
+
+
+def _shim_command(package: str) -> str:
+    return _SHIM_COMMANDS.get(package) or f"/usr/bin/{HOST_PROGRAMS[package][0]}"
+
+
+def _host_name(package: str) -> str:
+    """Buildroot's name of the host package of override prefix ``package`` (``M4`` ->
+    ``host-m4``, ``HOST_LIBOPENSSL`` -> ``host-libopenssl``)."""
+    return "host-" + package.lower().removeprefix("host_").replace("_", "-")
 
 
 def _host_program_shim(root: Path, package: str) -> Path:
     program, apt, _why = HOST_PROGRAMS[package]
-    if not Path(f"/usr/bin/{program}").exists():
+    if not Path(_shim_command(package).split()[0]).exists():
         raise OfflineError(f"the offline build runs the host's {program}: apt-get install "
                            f"{apt} (requirements/apt.txt)")
     text = shim_configure(package)
     dest = root / f"{program}-host-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     dest.mkdir(parents=True, exist_ok=True)
-    configure = dest / "configure"
-    if not configure.is_file() or configure.read_text() != text:
-        configure.write_text(text)
-        configure.chmod(0o755)
+    for name in ("configure", "config"):
+        script = dest / name
+        if not script.is_file() or script.read_text() != text:
+            script.write_text(text)
+            script.chmod(0o755)
     return dest
 
 
