@@ -20,7 +20,7 @@ both directions for TLS 1.2 and 1.3 AEAD suites (OpenSSL 3.2 and later hand TLS 
 the kernel too; Debian 12's OpenSSL 3.0 does not), none for AES-CBC or when the context switches
 it off.
 
-The build is cached per machine (outside the clone): cold ~10-20 minutes on 2 cores, seconds
+The build is cached per machine (outside the clone): cold ~15-25 minutes on 2 cores, seconds
 when nothing changed.  Its timings and sizes are recorded in ``build.json`` next to the image
 (docs/performance.md quotes them); nothing here asserts a duration.
 """
