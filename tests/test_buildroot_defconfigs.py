@@ -6,6 +6,7 @@ in tests/system/test_buildroot_qemu.py.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -152,6 +153,43 @@ def test_post_build_orders_kernel_modules_dependencies_first(tmp_path):
         "6.1.0-9-arm64/kernel/drivers/net/virtio_net.ko"]   # virtio_mmio is built in
 
 
+def test_post_build_adds_kernel_tls_modules_with_tls(tmp_path):
+    """With --tls (images with Kiln's TLS layer; post-build.sh passes it when the configuration
+    has BR2_PACKAGE_PYTHON_KILN_TLS=y), the recipe's [tls] modules and the board file's [tls]
+    modules follow the board's own, each with its dependencies first."""
+    target = _fake_target(
+        tmp_path / "t", "qemu-aarch64",
+        "kernel/drivers/net/virtio_net.ko:\n"
+        "kernel/net/tls/tls.ko:\n"
+        "kernel/crypto/gf128mul.ko:\n"
+        "kernel/crypto/ghash-generic.ko: kernel/crypto/gf128mul.ko\n"
+        "kernel/arch/arm64/crypto/ghash-ce.ko: kernel/crypto/gf128mul.ko\n",
+        builtin="kernel/drivers/virtio/virtio_mmio.ko\nkernel/net/core/failover.ko\n"
+                "kernel/drivers/net/net_failover.ko\n")
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('[tls]\nmodules = ["tls", "ghash_generic"]\n')
+    script = EXTERNAL / "board" / "kiln" / "kernel_modules.py"
+    run = subprocess.run([sys.executable, str(script), str(target), "--tls", str(recipe)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    listed = (target / "etc" / "kiln" / "modules").read_text().split()
+    assert [Path(m).name for m in listed] == [
+        "virtio_net.ko", "tls.ko", "gf128mul.ko", "ghash-generic.ko", "ghash-ce.ko"]
+    # The board file's [tls] drivers the fake kernel lacks are named, not fatal.
+    assert "chacha_neon" in run.stderr and "poly1305_neon" in run.stderr
+    bad = subprocess.run([sys.executable, str(script), str(target), "--tsl", str(recipe)],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert "usage: kernel_modules.py TARGET_DIR [--tls RECIPE]" in bad.stderr
+
+
+def test_post_build_passes_tls_when_the_configuration_has_it():
+    script = (EXTERNAL / "board" / "kiln" / "post-build.sh").read_text()
+    assert "grep -qx 'BR2_PACKAGE_PYTHON_KILN_TLS=y' \"${BR2_CONFIG}\"" in script
+    assert '--tls "${BR2_EXTERNAL_KILN_PATH}/../recipe.toml"' in script
+    assert (EXTERNAL.parent / "recipe.toml").is_file()
+
+
 def test_post_build_warns_about_modules_the_kernel_lacks(tmp_path):
     """The board file's list is written for Debian's kernel: modules another kernel builds in
     or lacks are named in a warning, the others still listed."""
@@ -234,6 +272,23 @@ def test_offline_overlay_replaces_toolchain_and_kernel_only():
     assert all(line in merged for line in kept)
 
 
+def test_offline_overlay_builds_tls_like_the_defconfig():
+    """The CI build carries TLS (OpenSSL, ca-certificates, kernel TLS) as the user build does;
+    OpenSSL and ca-certificates come from Debian's mirror as overrides, with Buildroot's
+    patches that apply to them."""
+    lines = offline.Overlay(*(Path("/x"),) * 6, kernel_abi="6.1.0-9-arm64", triplet="t",
+                            gcc="12", headers="6_1").lines()
+    assert "BR2_PACKAGE_PYTHON_KILN_TLS=y" in lines
+    assert not any("PYTHON_KILN_TLS is not set" in line for line in lines)
+    by_package = {s.package: s for s in sources.SOURCES if s.use == "override"}
+    assert by_package["LIBOPENSSL"].file == "openssl_3.6.3.orig.tar.gz"
+    assert len(by_package["LIBOPENSSL"].patches) == 3
+    assert by_package["CA_CERTIFICATES"].patches == (
+        "0001-mozilla-certdata2pem.py-make-cryptography-module-opt.patch",)
+    mk = (EXTERNAL / "package" / "python-kiln" / "python-kiln.mk").read_text()
+    assert "LIBOPENSSL_TARGET_ARCH += enable-ktls" in mk
+
+
 def test_pinned_sources_agree_with_the_shared_snapshot():
     """Every pinned source that the shared snapshot also holds has the same sha256 there."""
     shared = sources.shared_dir()
@@ -262,3 +317,35 @@ def test_a_source_with_the_wrong_checksum_is_refused(tmp_path, monkeypatch):
     with pytest.raises(sources.SourceError, match="wheel-0.46.3.tar.gz from .* has sha256"):
         sources.fetch(wheel)
     assert not (tmp_path / "cache" / "sources" / "wheel-0.46.3.tar.gz").exists()
+
+
+def test_host_openssl_is_the_hosts_c_rehash(tmp_path):
+    """host-libopenssl of the offline build is a shim (HOST_PROGRAMS): Buildroot runs its
+    ``./config --prefix=...``, ``make`` and ``make install`` as for OpenSSL, and gets a
+    ``c_rehash`` that runs the host's ``openssl rehash``: the links OpenSSL's own c_rehash
+    makes (the new subject hash only; Debian's c_rehash would add the old MD5 ones)."""
+    text = offline.shim_configure("HOST_LIBOPENSSL")
+    assert "host-libopenssl of Kiln's offline Buildroot build" in text
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config").write_text(text)
+    (src / "config").chmod(0o755)
+    prefix = tmp_path / "host"
+    for cmd in (["./config", f"--prefix={prefix}", "--openssldir=/x", "no-docs", "shared"],
+                ["make"], ["make", "install"]):
+        run = subprocess.run(cmd, cwd=src, capture_output=True, text=True)
+        assert run.returncode == 0, (cmd, run.stdout, run.stderr)
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    pem = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                          "ec_paramgen_curve:P-256", "-nodes", "-keyout", "/dev/null",
+                          "-subj", "/CN=Kiln shim test", "-days", "1"],
+                         capture_output=True, text=True, check=True).stdout
+    (certs / "kiln.pem").write_text(pem)
+    run = subprocess.run([str(prefix / "bin" / "c_rehash"), str(certs)], capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    subject_hash = subprocess.run(["openssl", "x509", "-noout", "-subject_hash"], input=pem,
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    assert os.readlink(certs / f"{subject_hash}.0") == "kiln.pem"
+    assert sorted(p.name for p in certs.iterdir()) == sorted([f"{subject_hash}.0", "kiln.pem"])

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Write /etc/kiln/modules of a Kiln root filesystem (Buildroot post-build).
 
-usage: kernel_modules.py TARGET_DIR
+usage: kernel_modules.py TARGET_DIR [--tls RECIPE]
 
 The board file (TARGET_DIR/etc/kiln/board.toml, installed by kiln-init)
-names the kernel modules the board needs ([kernel] modules).  Each is
+names the kernel modules the board needs ([kernel] modules).  With
+--tls (images with Kiln's TLS layer), kernel TLS's modules follow: the
+[tls] modules of Kiln's image recipe RECIPE (images/recipe.toml: tls
+and the generic ciphers it asks for by name) and the board file's [tls]
+modules (its CPU's fast cipher drivers).  Each is
 looked up in the kernel's modules.builtin (nothing to load) and
 modules.dep (the .ko file and its dependencies) under
 TARGET_DIR/lib/modules/<version>/.  The result, one path below
@@ -79,13 +83,17 @@ def load_order(kdir, wanted):
 
 
 def main(argv):
-    if len(argv) != 2:
+    if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "--tls"):
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     target = Path(argv[1])
     board = tomllib.loads((target / "etc/kiln/board.toml").read_text())
     name = board["board"]["name"]
-    wanted = board["kernel"]["modules"]
+    wanted = list(board["kernel"]["modules"])
+    if len(argv) == 4:
+        recipe = tomllib.loads(Path(argv[3]).read_text())
+        wanted += recipe["tls"]["modules"]
+        wanted += board.get("tls", {}).get("modules", [])
     modules_root = target / "lib" / "modules"
     kernels = []
     if modules_root.is_dir():

@@ -7,7 +7,12 @@ set -eu
 
 # /etc/kiln/modules: the kernel modules Kiln's init loads with insmod,
 # dependencies first, for the board file's [kernel] modules.
-"${HOST_DIR}/bin/python3" "${BR2_EXTERNAL_KILN_PATH}/board/kiln/kernel_modules.py" "$1"
+# With Kiln's TLS layer, kernel TLS's modules too (Kiln's image recipe
+# names them, as for its Debian images).
+if grep -qx 'BR2_PACKAGE_PYTHON_KILN_TLS=y' "${BR2_CONFIG}"; then
+	set -- "$1" --tls "${BR2_EXTERNAL_KILN_PATH}/../recipe.toml"
+fi
+"${HOST_DIR}/bin/python3" "${BR2_EXTERNAL_KILN_PATH}/board/kiln/kernel_modules.py" "$@"
 
 # Python's ensurepip carries a pip wheel (1.8 MB, incompressible): a
 # Kiln board runs its app and installs no packages at run time.

@@ -19,6 +19,14 @@ PYTHON_KILN_ENV = KILN_PAYLOAD=board
 # is not built (KILN_TLS=0, sdk/kiln/payload.py).
 ifeq ($(BR2_PACKAGE_PYTHON_KILN_TLS),y)
 PYTHON_KILN_DEPENDENCIES += openssl
+# Kernel TLS (SSL_OP_ENABLE_KTLS, on in every Kiln context) needs
+# OpenSSL configured with enable-ktls, which Buildroot's libopenssl
+# has no option for: add it to the target string its Configure call
+# starts with (OpenSSL checks that the toolchain has linux/tls.h).
+ifeq ($(BR2_PACKAGE_LIBOPENSSL),y)
+# check-package TypoInPackageVariable
+LIBOPENSSL_TARGET_ARCH += enable-ktls
+endif
 else
 PYTHON_KILN_ENV += KILN_TLS=0
 endif

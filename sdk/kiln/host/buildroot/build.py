@@ -14,7 +14,7 @@ Reuse, from cheapest to dearest:
   are removed from the target first, from Buildroot's ``.files-list.txt``) and the root file
   system is packed again -- about a minute;
 * anything else (Buildroot, the defconfig, the tree's Kconfig, the overlay: sources,
-  toolchain, kernel): another output directory, everything built (cold: ~10 minutes on 2
+  toolchain, kernel): another output directory, everything built (cold: ~15-25 minutes on 2
   cores).
 
 Every build writes ``build.json`` next to the images: what was built, how (cold, incremental,
@@ -157,10 +157,11 @@ def build(board_name: str = "qemu-aarch64", app: Path | None = None,
 
     ``app``: the app's main.py or a directory holding it (None: the demo app).  ``log`` gets
     progress lines (None: quiet).  ``force``: rebuild from scratch.  Blocks: seconds when
-    nothing changed, about a minute when only Kiln changed, ~10 minutes cold.  Raises
-    :class:`BuildError` (naming the log file) when Buildroot fails, and the errors of
-    :mod:`kiln.host.buildroot.tree`, :mod:`~kiln.host.buildroot.sources` and
-    :mod:`~kiln.host.buildroot.offline` for missing inputs.
+    nothing changed, about a minute when only Kiln changed, ~15-25 minutes cold (with TLS;
+    docs/performance.md).  Raises :class:`BuildError` (naming the log file) when Buildroot
+    fails, and the errors of :mod:`kiln.host.buildroot.tree`,
+    :mod:`~kiln.host.buildroot.sources` and :mod:`~kiln.host.buildroot.offline` for missing
+    inputs.
     """
     say = log or (lambda _msg: None)
     t0 = time.monotonic()

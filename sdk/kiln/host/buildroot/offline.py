@@ -9,7 +9,7 @@ Buildroot is given, on top of ``configs/kiln_<board>_defconfig``:
 * **source overrides** (``BR2_PACKAGE_OVERRIDE_FILE``): ``<PKG>_OVERRIDE_SRCDIR`` for the packages
   whose pinned source is another version or a repack, extracted with the Buildroot patches that
   still apply; git snapshots without ``configure`` get ``<PKG>_AUTORECONF = YES``; host-fakeroot,
-  host-tar and host-m4 are the host's own programs (:data:`HOST_PROGRAMS`);
+  host-tar, host-m4 and host-openssl are the host's own programs (:data:`HOST_PROGRAMS`);
 * a private copy of Buildroot whose ``package/python3/`` is Buildroot's own at Python 3.13.5;
 * **Debian's cross toolchain** as ``BR2_TOOLCHAIN_EXTERNAL_CUSTOM``: a thin wrapper (Buildroot
   refuses compilers configured ``--with-sysroot=/``, the mark of a distribution toolchain) and a
@@ -88,10 +88,10 @@ class Overlay:
             # the QEMU board's radio is simulated, the probe checks Ethernet, and none of
             # those sources is on Debian's mirror at Buildroot's versions.
             "# BR2_PACKAGE_PYTHON_KILN_WIFI is not set",
-            # TLS (OpenSSL, ca-certificates) stays out too: Debian's mirror has neither at
-            # Buildroot's versions (openssl 3.6.2, ca-certificates 20260223), and
-            # ca-certificates also builds host-openssl; see images/buildroot/README.md.
-            "# BR2_PACKAGE_PYTHON_KILN_TLS is not set",
+            # TLS as in the user build (OpenSSL with kernel TLS, ca-certificates, Python's
+            # ssl): their sources are overrides from Debian's mirror
+            # (kiln.host.buildroot.sources), the kernel's TLS modules come with Debian's kernel.
+            "BR2_PACKAGE_PYTHON_KILN_TLS=y",
             # Top-level parallel build (each package in its own directories).
             "BR2_PER_PACKAGE_DIRECTORIES=y",
         ]
@@ -174,7 +174,7 @@ def prepare_overrides(buildroot: Path, root: Path, log=None) -> Path:
             lines += [f"{src.package}_AUTORECONF = YES", f"HOST_{src.package}_AUTORECONF = YES"]
     lines += ["", "# Host packages that are the host's own programs."]
     for package, (program, _apt, why) in HOST_PROGRAMS.items():
-        lines += [f"# host-{package.lower()}: {why}",
+        lines += [f"# {_host_name(package)}: {why}",
                   f"{package}_OVERRIDE_SRCDIR = {_host_program_shim(root, package)}"]
     override_file = root / "override.mk"
     text = "\n".join(lines) + "\n"
@@ -228,11 +228,22 @@ HOST_PROGRAMS = {
     # GNU m4 for host-autoconf/libtool (autoreconf of libffi, expat, patchelf, python3): Debian
     # 12's m4 is 1.4.19.  Saves a gnulib configure and build (~3 minutes).
     "M4": ("m4", "m4", "the host's GNU m4 1.4.19"),
+    # host-openssl (host-libopenssl; the target's libopenssl is a source override) serves only
+    # ca-certificates here, which runs its c_rehash once to make /etc/ssl/certs' hash links
+    # (the subject hash is the same in every OpenSSL 1.0+).  Saves OpenSSL's whole host build
+    # with its programs, the dearest package of the TLS build (docs/performance.md, Buildroot).
+    "HOST_LIBOPENSSL": ("c_rehash", "openssl", "ca-certificates' c_rehash is the host's "
+                                               "`openssl rehash`"),
 }
+#: Shims that run something else than ``/usr/bin/<program>``: Debian's c_rehash also makes the
+#: old-style (MD5) hash links; ``openssl rehash`` makes exactly the links OpenSSL's own
+#: c_rehash makes (checked against Buildroot's host-openssl 3.6.3: the same 150 links).
+_SHIM_COMMANDS = {"HOST_LIBOPENSSL": "/usr/bin/openssl rehash"}
 
 _SHIM_CONFIGURE = """\
 #!/bin/sh
-# host-{pkg} of Kiln's offline Buildroot build: the host's {program} ({why}).
+# {pkg} of Kiln's offline Buildroot build: the host's {program} ({why}).
+# Buildroot runs it as ./configure (autotools packages) or ./config (OpenSSL).
 prefix=/usr/local
 for arg in "$@"; do case "$arg" in --prefix=*) prefix=${{arg#--prefix=}} ;; esac; done
 cat > Makefile <<MK
@@ -248,22 +259,33 @@ MK
 def shim_configure(package: str) -> str:
     """The ``configure`` script of the host-program shim for Buildroot package ``package``."""
     program, _apt, why = HOST_PROGRAMS[package]
-    return _SHIM_CONFIGURE.format(pkg=package.lower(), program=program, why=why,
-                                  path=f"/usr/bin/{program}")
+    return _SHIM_CONFIGURE.format(pkg=_host_name(package), program=program, why=why,
+                                  path=_shim_command(package))
+
+
+def _shim_command(package: str) -> str:
+    return _SHIM_COMMANDS.get(package) or f"/usr/bin/{HOST_PROGRAMS[package][0]}"
+
+
+def _host_name(package: str) -> str:
+    """Buildroot's name of the host package of override prefix ``package`` (``M4`` ->
+    ``host-m4``, ``HOST_LIBOPENSSL`` -> ``host-libopenssl``)."""
+    return "host-" + package.lower().removeprefix("host_").replace("_", "-")
 
 
 def _host_program_shim(root: Path, package: str) -> Path:
     program, apt, _why = HOST_PROGRAMS[package]
-    if not Path(f"/usr/bin/{program}").exists():
+    if not Path(_shim_command(package).split()[0]).exists():
         raise OfflineError(f"the offline build runs the host's {program}: apt-get install "
                            f"{apt} (requirements/apt.txt)")
     text = shim_configure(package)
     dest = root / f"{program}-host-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
     dest.mkdir(parents=True, exist_ok=True)
-    configure = dest / "configure"
-    if not configure.is_file() or configure.read_text() != text:
-        configure.write_text(text)
-        configure.chmod(0o755)
+    for name in ("configure", "config"):
+        script = dest / name
+        if not script.is_file() or script.read_text() != text:
+            script.write_text(text)
+            script.chmod(0o755)
     return dest
 
 
@@ -357,7 +379,8 @@ class DebianKernel:
 
 def prepare_debian_kernel(board: Board, root: Path, log=None) -> DebianKernel:
     """Debian's kernel for ``board`` (through Kiln's private apt, :mod:`kiln.host.image`) and a
-    rootfs overlay with the board's modules, their dependencies and a ``modules.dep``."""
+    rootfs overlay with the board's modules and kernel TLS's, their dependencies and a
+    ``modules.dep``."""
     from kiln.host.image import elf, kernel, recipe as recipe_mod
     from kiln.host.image.apt import PrivateApt
     from kiln.host.image.progress import Progress
@@ -373,9 +396,20 @@ def prepare_debian_kernel(board: Board, root: Path, log=None) -> DebianKernel:
         tree = kernel.extract(deb, root / "kernel" / arch / deb.stem, recipe.kernel_image)
     mdir = tree.modules_dir
     files = kernel.module_files(mdir)
-    order = kernel.module_load_order(mdir, board.kernel_modules)
-    overlay = root / "overlay" / f"{board.name}-{tree.abi}"
+    # The board's modules and, as the overlay turns TLS on, kernel TLS's: the recipe's [tls]
+    # modules (tls and the generic ciphers it asks for by name) and the board file's [tls]
+    # modules (its CPU's fast drivers) -- the list Kiln's post-build script writes for the init.
+    order = kernel.module_load_order(mdir, board.kernel_modules + recipe.tls.part.modules
+                                     + board.tls_modules)
+    # Named after its contents, so configurations with other module lists (an older checkout
+    # sharing the cache) never rewrite the overlay a build of this one copies from.
+    key = hashlib.sha256("\n".join(ko.relative_to(mdir).as_posix() for ko in order).encode()
+                         ).hexdigest()[:12]
+    overlay = root / "overlay" / f"{board.name}-{tree.abi}-{key}"
+    stamp = overlay.parent / f".{overlay.name}.done"    # outside: the overlay is copied whole
     with locked(overlay):
+        if stamp.is_file() and overlay.is_dir():
+            return DebianKernel(image=tree.image, abi=tree.abi, overlay=overlay)
         shutil.rmtree(overlay, ignore_errors=True)
         dest = overlay / "lib" / "modules" / tree.abi
         direct: dict[str, list[str]] = {}
@@ -397,6 +431,7 @@ def prepare_debian_kernel(board: Board, root: Path, log=None) -> DebianKernel:
             "".join(f"{rel}: {' '.join(closure(rel))}".rstrip() + "\n" for rel in direct))
         if (mdir / "modules.builtin").is_file():
             shutil.copy(mdir / "modules.builtin", dest / "modules.builtin")
+        stamp.write_text("".join(ko.name + "\n" for ko in order))
     return DebianKernel(image=tree.image, abi=tree.abi, overlay=overlay)
 
 

@@ -11,10 +11,16 @@ Buildroot -- exchange data with host-side TCP servers.  Kernel arguments (``/pro
   kiln.probe_uport=<port>  TCP server for the MicroPython face
   kiln.probe_seed=<int>    seed of the payloads (see :func:`payload`)
   kiln.probe_size=<int>    payload size in bytes
+  kiln.probe_tls=<port>    (optional) the host's HTTP file server holding ``tls_material.py``:
+                           then the TLS checks run too (:func:`probe_tls`)
 
-Prints ``PROBE <what> key=value ...`` lines and exits 0; any failure raises (non-zero status,
-traceback on the console).  The host-side test imports :func:`payload`, :func:`digest` and
-:func:`parse` so both ends agree.  Stdlib and Kiln only; importable on the host without effect.
+The TLS checks are the TLS system test's guest app (``tests/system/apps/tls/main.py``, which the
+test installs as ``/app/tls_checks/`` beside this file): HTTPS, MQTT over TLS with a client
+certificate, bulk data with kernel TLS on and off, a TLS server on the board; they print
+``CHECK`` lines.  Prints ``PROBE <what> key=value ...`` lines and exits 0; any failure raises
+(non-zero status, traceback on the console).  The host-side test imports :func:`payload`,
+:func:`digest` and :func:`parse` so both ends agree.  Stdlib and Kiln only; importable on the
+host without effect.
 """
 import hashlib
 import os
@@ -113,12 +119,56 @@ def probe_usocket(host, args):
     report("usocket", received=len(reply), type=type(reply).__name__, digest=digest(reply))
 
 
+def http_get(host, port, path):
+    """The body of ``GET path`` from a plain HTTP/1.0 server (usocket); raises unless 200."""
+    import usocket
+    s = usocket.socket(usocket.AF_INET, usocket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(usocket.getaddrinfo(host, port)[0][-1])
+    s.write(("GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" % (path, host)).encode())
+    response = bytearray()
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        response += chunk
+    s.close()
+    head, _, body = bytes(response).partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0]
+    if status.split()[1:2] != [b"200"]:
+        raise RuntimeError("GET %s: %r" % (path, status))
+    return body
+
+
+def probe_tls(host, args, app_dir="/app/tls_checks", run_dir="/tmp/kiln-tls-checks"):
+    """Run the TLS checks: fetch ``tls_material.py`` (the test CA and the board's certificates,
+    made at test time, so not part of the image) from the host's file server, put it beside a
+    copy of the TLS app, and run that app through Kiln's launcher with the MicroPython API in a
+    child process (its ``CHECK`` lines go to the console).  Reports its exit status; raises
+    when it failed."""
+    import shutil
+    import subprocess
+    material = http_get(host, int(args["probe_tls"]), "/tls_material.py")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.copytree(app_dir, run_dir)
+    with open(os.path.join(run_dir, "tls_material.py"), "wb") as f:
+        f.write(material)
+    sys.stdout.flush()
+    status = subprocess.call([sys.executable, "-m", "kiln.app", "--api", "micropython",
+                              os.path.join(run_dir, "main.py")])
+    report("tls", status=status)
+    if status != 0:
+        raise RuntimeError("the TLS checks failed (status %d)" % status)
+
+
 def main():
     args = kernel_args()
     probe_platform()
     host = probe_network(args)
     probe_zerynth(host, args)
     probe_usocket(host, args)
+    if "probe_tls" in args:
+        probe_tls(host, args)
     report("done")
 
 

@@ -135,6 +135,22 @@ SOURCES: tuple[Source, ...] = (
     _deb("libz/libzstd/libzstd_1.5.7+dfsg.orig.tar.xz",
          "0c092ef267edce57ba7f3f2645c861f72eaf5e76273c6c3632869423464b90a5", "override",
          package="ZSTD"),
+    # TLS (BR2_PACKAGE_PYTHON_KILN_TLS): the mirror serves neither Buildroot's OpenSSL 3.6.2 nor
+    # its ca-certificates 20260223 (sid's index names newer ones whose files it does not
+    # carry).  OpenSSL 3.6.3 is the next bug-fix release of the same series (Debian's .orig is
+    # the upstream tarball); Buildroot's three patches apply.  ca-certificates 20250419
+    # (trixie's; a Debian native package, no .orig) with Buildroot's patch 0001
+    # (certdata2pem.py without python-cryptography).
+    _deb("o/openssl/openssl_3.6.3.orig.tar.gz",
+         "243a86649cf6f23eeb6a2ff2456e09e5d77dd9018a54d3d96b0c6bdd6ba6c7f1", "override",
+         package="LIBOPENSSL",
+         patches=("0001-Reproducible-build-do-not-leak-compiler-path.patch",
+                  "0002-Configure-use-ELFv2-ABI-on-some-ppc64-big-endian-sys.patch",
+                  "0003-Revert-Fix-static-builds.patch")),
+    _deb("c/ca-certificates/ca-certificates_20250419.tar.xz",
+         "33b44ef78653ecd3f0f2f13e5bba6be466be2e7da72182f737912b81798ba5d2", "override",
+         package="CA_CERTIFICATES",
+         patches=("0001-mozilla-certdata2pem.py-make-cryptography-module-opt.patch",)),
     # PyPI sdists, byte-identical to Buildroot's.
     _pypi("cython-3.1.3.tar.gz", "cython", "3.1.3",
           "10ee785e42328924b78f75a74f66a813cb956b4a9bc91c44816d089d5934c089"),
