@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiln import boardhw
 from kiln.errors import KilnError
 
 # key -> (type, required).  Tables and keys not listed here are rejected, so typos are caught.
@@ -190,6 +191,9 @@ class Board:
     tls_ciphersuites: str = ""      # TLS 1.3 client preference ("" : OpenSSL's default)
     tls_ciphers: str = ""           # TLS 1.2 client preference ("" : OpenSSL's default)
     tls_modules: tuple[str, ...] = ()  # kernel crypto drivers for kernel TLS on this CPU
+    # Pins and buses ([gpio], [pins], [[i2c]], [[spi]], [[uart]], [[pwm]], [watchdog],
+    # [devicetree]; schema and meaning: kiln.boardhw).
+    hw: boardhw.Hardware = boardhw.Hardware()
 
     def has_wifi(self, labs: tuple[str, ...] = ()) -> bool:
         """True if an image built with the test-lab parts ``labs`` has this board's radio."""
@@ -350,6 +354,7 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
     if not console_args:
         _fail(source, "kernel", "cmdline", f"must contain console={k['console']}")
     bsp = bsp or {}
+    hw = boardhw.parse(data, lambda table, key, problem: _fail(source, table, key, problem))
     return Board(
         name=b["name"], description=b.get("description", b["name"]),
         compatible=tuple(b["compatible"]), debian_arch=deb["arch"], triplet=deb["triplet"],
@@ -385,14 +390,15 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         wifi_driver=bsp.get("wifi_driver", ""), wifi_radio=bsp.get("wifi_radio", "onboard"),
         soc=b.get("soc", ""),
         tls_ciphersuites=tls.get("ciphersuites", ""), tls_ciphers=tls.get("ciphers", ""),
-        tls_modules=tuple(tls.get("modules", ())),
+        tls_modules=tuple(tls.get("modules", ())), hw=hw,
     )
 
 
 def _check_schema(data: dict[str, Any], source: Path) -> None:
     for table in data:
-        if table not in _SCHEMA:
-            raise BoardError(f"{source}: unknown table [{table}]; expected {sorted(_SCHEMA)}")
+        if table not in _SCHEMA and table not in boardhw.HW_TABLES:
+            raise BoardError(f"{source}: unknown table [{table}]; expected "
+                             f"{sorted(_SCHEMA) + sorted(boardhw.HW_TABLES)}")
     for table, keys in _SCHEMA.items():
         if table in OPTIONAL_TABLES and table not in data:
             continue
