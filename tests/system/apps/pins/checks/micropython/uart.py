@@ -1,0 +1,27 @@
+"""machine.UART(0) (the PL011, ttyAMA0) against the host at the other end of QEMU's serial
+port: a line both ways, a read that times out, the baud rate changed."""
+import os
+import time
+
+from machine import UART
+
+TIMEOUT = 60
+
+
+def run(ctx):
+    uart = UART(0, baudrate=9600, timeout=2000)
+    token = os.urandom(6).hex()
+    uart.write(b"ping " + token.encode() + b"\n")
+    ctx.event("ping", token=token)
+    line = uart.readline()
+    # Nothing more is coming: read() gives up after the timeout.
+    t0 = time.ticks_ms()
+    nothing = uart.read(10)
+    waited = time.ticks_diff(time.ticks_ms(), t0)
+    uart.init(baudrate=115200, timeout=500)
+    uart.write(b"fast\n")
+    pending = uart.any()
+    uart.deinit()
+    return {"line": line.decode().strip() if line else "", "token": token,
+            "nothing": repr(nothing), "waited_ok": 1500 <= waited <= 6000,
+            "pending": pending}
