@@ -53,7 +53,8 @@ class QemuArgs:
 def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
               console: str = "stdio", pidfile: Path | None = None,
               extra_args: Sequence[str] = (), dtb: Path | None = None,
-              sdcard: Path | None = None, uart_socket: Path | None = None) -> QemuArgs:
+              sdcard: Path | None = None, uart_socket: Path | None = None,
+              qmp_socket: Path | None = None) -> QemuArgs:
     """QEMU booting ``kernel`` + ``initrd`` with ``cmdline`` on ``board``'s QEMU machine.
 
     The guest's NIC is attached to tap device ``tap``.  ``console``: ``"stdio"`` (QEMU's stdio
@@ -71,7 +72,8 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
     that path (no wait: the guest runs whether or not a host program is connected), for
     host-side programs to talk to the board's UART; without it that port goes where the other
     ports before the console go.  The board's ``[qemu] test_devices`` (emulated I2C/SPI
-    peripherals) are always attached.  The binary is :func:`kiln.host.runner.qemutool.binary` (the host's
+    peripherals) are always attached.  ``qmp_socket``: QEMU's QMP monitor listens on that Unix
+    socket (:mod:`kiln.host.runner.qmp`; under labgrid the driver has its own).  The binary is :func:`kiln.host.runner.qemutool.binary` (the host's
     QEMU, or the private newer copy a board's ``min_version`` needs).
 
     Raises ``FileNotFoundError`` naming a missing kernel, initramfs, DTB or SD image,
@@ -120,6 +122,7 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
         "-initrd", str(initrd),
         *boot_media,
         *(["-pidfile", str(pidfile)] if pidfile is not None else []),
+        *(["-qmp", f"unix:{qmp_socket},server=on,wait=off"] if qmp_socket is not None else []),
         *spec.test_devices,
         *extra_args,
     ]
