@@ -32,6 +32,14 @@ EXAMPLES = {
                            "examples/Multi_Thread_Basic/main.py"),
     "Timers_Advanced": ("core-zerynth-stdlib", "5cbab869e705e98bbad156d29d2e10b943deac51",
                         "examples/Timers_Advanced/main.py"),
+    # Pins (v3 gpio): Blink toggles LED_BLUE/LED_GREEN from two threads without setting a
+    # mode; Interrupt sets D35/D36 inputs and on_rise/on_fall callbacks without parameters.
+    "Blink": ("examples", "b6b4bf69fa22b4a5c46a43ab040e6b8321c563d8", "src/Blink/main.py"),
+    "Interrupt": ("examples", "b6b4bf69fa22b4a5c46a43ab040e6b8321c563d8",
+                  "src/Interrupt/main.py"),
+    # Pins (v2 builtins): pinMode(BTN0, INPUT_PULLUP), onPinFall(BTN0, pressed), digitalWrite.
+    "Interrupts": ("core-zerynth-stdlib", "5cbab869e705e98bbad156d29d2e10b943deac51",
+                   "examples/Interrupts/main.py"),
 }
 #: name -> sha256 of the copy in FIXTURES (as published at the commit above).
 SHA256 = {}

@@ -88,3 +88,19 @@ def format_summary(f: BoardFacts) -> str:
     width = max(len(k) for k, _ in rows)
     title = "Kiln board summary" + (" (development host, not a Kiln board)" if f.is_host else "")
     return "\n".join([title] + [f"  {k:<{width}}  {v}" for k, v in rows])
+
+
+def __getattr__(name: str):
+    """The board's pin and bus names as attributes (``board.D5``, ``board.LED0``,
+    ``board.I2C0``), as Zerynth programs use them after ``from bsp import board``
+    (kiln.hw.names; AttributeError for a name the board does not have)."""
+    if name.startswith("_"):
+        raise AttributeError(name)
+    from kiln.hw import names
+    found = names.pin_names().get(name)
+    if found is None:
+        found = names.bus_names().get(name)
+    if found is None:
+        raise AttributeError(f"module 'bsp.board' has no attribute {name!r} (not a pin or bus "
+                             f"of this board)")
+    return found

@@ -27,6 +27,9 @@ ALIASES = {
     "deflate": "kiln.mpy.deflate",
     "uzlib": "kiln.mpy.uzlib",
     "requests": "kiln.mpy.requests",
+    # pins and buses over the kernel's device interfaces (kiln.hw; docs/pins.md)
+    "machine": "kiln.mpy.machine",
+    "umachine": "kiln.mpy.machine",
     "urequests": "kiln.mpy.requests",
     # CPython's module as it is (MicroPython's is a subset)
     "ujson": "json",

@@ -17,6 +17,12 @@ ALIASES = {
     "timers": "kiln.zerynth.timers",
     "threading": "kiln.zerynth.threading",
     "requests": "kiln.zerynth.requests",
+    # pins and buses (kiln.hw; docs/pins.md)
+    "gpio": "kiln.zerynth.gpio",
+    "i2c": "kiln.zerynth.i2c",
+    "spi": "kiln.zerynth.spi",
+    "pwm": "kiln.zerynth.pwm",
+    "watchdog": "kiln.zerynth.watchdog",
 }
 
 
@@ -40,6 +46,13 @@ def zerynth_globals() -> dict:
     for name in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "IPPROTO_TCP",
                  "IPPROTO_UDP", "SOL_SOCKET", "SO_REUSEADDR", "TCP_NODELAY"):
         names[name] = getattr(const, name)
+    # Pins: the v2 builtins and constants, and the board's pin and bus names (D0, LED0, BTN0,
+    # I2C0, SPI0 ...; none on a machine that is not a Kiln board).
+    from kiln.hw import names as hwnames
+    from kiln.zerynth import pins
+    names.update(pins.builtins())
+    names.update(hwnames.bus_names())
+    names.update(hwnames.pin_names())
     return names
 
 

@@ -105,3 +105,19 @@ cdef class Device:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.path}{' closed' if self.fd < 0 else ''}>"
+
+
+def _ioctl_int(Device dev, unsigned long request, unsigned long value, str func):
+    """ioctl whose third argument is an integer (I2C_SLAVE, I2C_TIMEOUT, TCFLSH, ...)."""
+    dev.check(func)
+    return xioctl(dev.fd, request, <void*>value, func, dev.path)
+
+
+def _on_file(cls, str path):
+    """For the argument tests of kiln.hw: an instance of device class ``cls`` on any file
+    (``/dev/null``) without the constructor's checks; every ioctl then fails with ENOTTY, so a
+    call whose arguments are accepted reaches the kernel and says so."""
+    cdef Device dev = cls.__new__(cls)
+    dev.fd = open_device(path, 2, "_on_file")      # O_RDWR
+    dev.path = path
+    return dev

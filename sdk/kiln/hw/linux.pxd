@@ -257,3 +257,5 @@ cdef extern from "<asm/ioctls.h>" nogil:
     unsigned long TIOCINQ
     unsigned long TIOCOUTQ
     unsigned long TIOCEXCL
+    unsigned long TIOCSBRK
+    unsigned long TIOCCBRK
