@@ -20,11 +20,6 @@ EXAMPLES = {
     # (``ifc = eth.configure(...)``, ``socket.socket(ifc=ifc)``), 2021-04-19.
     "Ethernet_http": ("examples", "0263496d9df036fb6c250e25f776dff51b43985d",
                       "src/Ethernet_http/main.py"),
-    # Zerynth v3: gpio.toggle of LED_BLUE and LED_GREEN from two thread()s (2021-04-20).
-    "Blink": ("examples", "b6b4bf69fa22b4a5c46a43ab040e6b8321c563d8", "src/Blink/main.py"),
-    # Zerynth v3 (EXP-IO): gpio.mode with pulls on D35/D36, gpio.on_rise/on_fall, gpio.get.
-    "Interrupt": ("examples", "b6b4bf69fa22b4a5c46a43ab040e6b8321c563d8",
-                  "src/Interrupt/main.py"),
     # Zerynth v2: streams.serial(), SocketStream, print(..., stream=), random(0, 100).
     "Mini_Web_Server": ("core-zerynth-stdlib", "5cbab869e705e98bbad156d29d2e10b943deac51",
                         "examples/Mini_Web_Server/main.py"),
