@@ -114,6 +114,10 @@ class PinsRun:
     transcript: str
     seconds: float
 
+    def output(self, program: str) -> list[str]:
+        """What ``program`` printed (without the launcher's ``KILN:`` lines)."""
+        return [line for line in self.programs.get(program, []) if not line.startswith("KILN: ")]
+
     def result(self, name: str) -> Result:
         found = self.results.get(name)
         assert found is not None, f"check {name} did not report on {self.board}:\n" \
@@ -355,14 +359,14 @@ def test_zerynth_blink_example_toggles_blue_and_green(pins):
     green = [c for c in changes if c.startswith("gpiochip0:1=")]
     assert len(blue) >= 4 and len(green) >= 2, changes
     assert len(blue) > len(green), changes
-    assert not [line for line in pins.programs.get("Blink", []) if "Traceback" in line]
+    assert not [line for line in pins.output("Blink") if "Traceback" in line]
 
 
 @pytest.mark.parametrize("board_name", boards_with("program:blink_button"))
 def test_zerynth_blink_and_button_program(pins):
     """A Zerynth program that blinks LED_GREEN and toggles LED_RED from BTN0's on_rise: both
     presses reached it, the red LED followed."""
-    lines = pins.programs["blink_button"]
+    lines = pins.output("blink_button")
     assert lines[0] == "ready", lines
     assert "button pressed 1 red led 1" in lines and "button pressed 2 red led 0" in lines, \
         lines
@@ -375,7 +379,7 @@ def test_watchdog_resets_the_board(pins):
     """machine.WDT on the i6300esb: fed five times, then not; the board reset itself and
     booted again (QEMU's -no-reboot switched to reset for this)."""
     plan = plan_of(pins)
-    lines = pins.programs["watchdog"]
+    lines = pins.output("watchdog")
     assert lines[:6] == [f"fed {i}" for i in range(5)] + ["stopped feeding"], lines
     assert 1.5 < pins.host["reset_after_s"] < 30, pins.host
     assert pins.transcript.count("KILN: board") == 2, pins.transcript
@@ -445,7 +449,7 @@ def test_zerynth_pins_by_pi_names(pins):
 def test_micropython_sensor_program(pins):
     """A MicroPython sensor program, as a user writes it: the temperature the host set on the
     emulated TMP105 is what it prints."""
-    lines = pins.programs["sensor"]
+    lines = pins.output("sensor")
     assert lines[0] == "devices: ['0x48', '0x50']", lines
     assert f"temperature: {pins.host['sensor']:.4f} C" in lines, (pins.host, lines)
 
@@ -454,6 +458,6 @@ def test_micropython_sensor_program(pins):
 def test_zerynth_interrupt_example(pins):
     """Zerynth's published ``Interrupt`` example, unmodified, on the Pi's D34..D36: it sets up
     its pins and callbacks and reads D35 (pulled down) and D36 (pulled up) every 3 s."""
-    lines = pins.programs["Interrupt"]
+    lines = pins.output("Interrupt")
     assert not [line for line in lines if "Traceback" in line or "Error" in line], lines
     assert lines[:2] == ["D35 = 0", "D36 = 1"], lines
