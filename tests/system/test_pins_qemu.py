@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from guest import BOOT_TIMEOUT_S, GuestStarter
+from guest import GuestStarter
 from image_cache import session_image
 from layout import APPS, REPO
 from test_programs import Result, parse_facts
