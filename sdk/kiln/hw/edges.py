@@ -1,6 +1,6 @@
 """Edge-event delivery for every GPIO line request, from one thread.
 
-One daemon thread (``kiln-gpio-edges``) sleeps in ``epoll_wait`` over the fds of all
+One thread (``kiln-gpio-edges``) sleeps in ``epoll_wait`` over the fds of all
 registered line requests plus a wake pipe; when a request's fd turns readable it reads the
 queued events (non-blocking) and calls that request's handler once per event, in kernel order.
 No thread per pin, no polling: an idle board costs nothing.
@@ -12,6 +12,11 @@ default; beyond that the kernel drops the oldest and ``line_seqno`` shows the ga
 exception from a handler is printed (``threading.excepthook``) and delivery goes on.
 :func:`unregister` returns only when no handler of that request is running any more (unless
 called from a handler), so closing the request after it is safe.
+
+The thread runs while at least one handler is registered and is not a daemon: a program whose
+main code has ended keeps serving its pin callbacks, as a Zerynth or MicroPython board does
+(``Interrupts``-style programs register a callback and end).  When the last handler is
+unregistered the thread ends, and with it such a program.
 """
 from __future__ import annotations
 
@@ -28,14 +33,23 @@ _thread = None
 
 
 def _start() -> None:
+    """Start the delivery thread if none runs (caller holds ``_lock``)."""
     global _epoll, _wake_r, _wake_w, _thread
-    if _thread is not None and _thread.is_alive():
+    if _thread is not None:
         return
     _epoll = select.epoll()
     _wake_r, _wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
     _epoll.register(_wake_r, select.EPOLLIN)
-    _thread = threading.Thread(target=_run, name="kiln-gpio-edges", daemon=True)
+    _thread = threading.Thread(target=_run, args=(_epoll, _wake_r, _wake_w),
+                               name="kiln-gpio-edges")
     _thread.start()
+
+
+def _wake() -> None:
+    try:
+        os.write(_wake_w, b"w")
+    except (BlockingIOError, OSError):
+        pass
 
 
 def register(request, handler) -> None:
@@ -65,6 +79,8 @@ def unregister(request) -> None:
                     _epoll.unregister(fd)
                 except (OSError, ValueError):
                     pass
+        if not _handlers and _thread is not None:
+            _wake()                           # let the thread end
 
 
 def registered() -> int:
@@ -72,37 +88,48 @@ def registered() -> int:
     return len(_handlers)
 
 
-def _run() -> None:
-    while True:
-        try:
-            ready = _epoll.poll()
-        except InterruptedError:
-            continue
-        for fd, _mask in ready:
-            if fd == _wake_r:
-                try:
-                    os.read(_wake_r, 64)
-                except BlockingIOError:
-                    pass
+def _run(epoll, wake_r, wake_w) -> None:
+    global _epoll, _thread
+    try:
+        while True:
+            try:
+                ready = epoll.poll()
+            except InterruptedError:
                 continue
-            with _lock:
-                entry = _handlers.get(fd)
-                if entry is None:
-                    continue
-                request, handler = entry
-                try:
-                    events = request.read_edge_events(timeout=0)
-                except (OSError, ValueError):
-                    # closed under us without unregister: drop it
-                    _handlers.pop(fd, None)
+            for fd, _mask in ready:
+                if fd == wake_r:
                     try:
-                        _epoll.unregister(fd)
-                    except (OSError, ValueError):
+                        os.read(wake_r, 64)
+                    except BlockingIOError:
                         pass
+                    with _lock:
+                        if not _handlers:
+                            _thread = None
+                            _epoll = None
+                            return
                     continue
-                for event in events:
+                with _lock:
+                    entry = _handlers.get(fd)
+                    if entry is None:
+                        continue
+                    request, handler = entry
                     try:
-                        handler(event)
-                    except BaseException:
-                        threading.excepthook(threading.ExceptHookArgs(
-                            (*sys.exc_info(), threading.current_thread())))
+                        events = request.read_edge_events(timeout=0)
+                    except (OSError, ValueError):
+                        # closed under us without unregister: drop it
+                        _handlers.pop(fd, None)
+                        try:
+                            epoll.unregister(fd)
+                        except (OSError, ValueError):
+                            pass
+                        continue
+                    for event in events:
+                        try:
+                            handler(event)
+                        except BaseException:
+                            threading.excepthook(threading.ExceptHookArgs(
+                                (*sys.exc_info(), threading.current_thread())))
+    finally:
+        epoll.close()
+        os.close(wake_r)
+        os.close(wake_w)

@@ -72,7 +72,7 @@ class Channel:
 
     def _write(self, path: Path, text: str, what: str) -> None:
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
         except OSError as exc:
             raise type(exc)(exc.errno, f"{exc.strerror}: {what}: {path}") from None
         try:

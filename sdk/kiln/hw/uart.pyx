@@ -121,12 +121,6 @@ cdef class Serial(Device):
         cdef ssize_t r
         cdef int err
         while True:
-            if deadline >= 0 and deadline <= now_ns():
-                return 0
-            try:
-                wait_ready(self.fd, POLLIN, deadline)
-            except TimeoutError:
-                return 0
             self.check("read")
             with nogil:
                 r = read(self.fd, buf, n)
@@ -135,8 +129,15 @@ cdef class Serial(Device):
                 return r
             if err == EINTR:
                 PyErr_CheckSignals()
-            elif err != EAGAIN:
+                continue
+            if err != EAGAIN:
                 return raise_errno_msg(err, f"read: {self.path}")
+            if deadline >= 0 and deadline <= now_ns():
+                return 0
+            try:
+                wait_ready(self.fd, POLLIN, deadline)
+            except TimeoutError:
+                return 0
 
     def readinto(self, buffer, nbytes=None, timeout=None, timeout_char=None):
         """Read into ``buffer`` (writable bytes-like; ``nbytes`` of it, default all): wait at

@@ -2,7 +2,7 @@
 
 ``UART(id)`` opens the board file's UART ``id`` (a Pi's ``UART(0)`` is the PL011, ttyAMA0).
 ``timeout`` and ``timeout_char`` are in ms: a read waits up to ``timeout`` for its first byte
-and ``timeout_char`` between bytes; with no data it returns None, as MicroPython does.
+and ``timeout_char`` between bytes (at least 3 character times and 2 ms); with no data it returns None, as MicroPython does.
 ``parity`` is None, 0 (even) or 1 (odd); ``flow`` is 0 or ``UART.RTS | UART.CTS`` (RTS/CTS go
 together on Linux).  ``tx``/``rx`` pins are the device tree's (ValueError).
 """
@@ -51,7 +51,9 @@ class UART:
         else:
             self._port.configure(baudrate, bits, p, stop, bool(flow))
         self._timeout = timeout / 1000
-        self._timeout_char = timeout_char / 1000
+        # As MicroPython's ports do, the gap that ends a read is at least a few character
+        # times at this baud rate (3 x 11 bits), and 2 ms: bytes of one burst are never split.
+        self._timeout_char = max(timeout_char / 1000, 33 / baudrate, 0.002)
 
     def deinit(self):
         """Close the port (idempotent)."""
