@@ -35,7 +35,9 @@ class Spi:
         target = resolve.pin(pin_key(nss, "Spi"))
         cs = None
         for i, cs_pin in enumerate(spec.cs):
-            if resolve.pin(cs_pin) == target:
+            chip_select = resolve.pin(cs_pin)      # the same line under any of its names
+            if (chip_select.kind, chip_select.chip, chip_select.line) == \
+                    (target.kind, target.chip, target.line):
                 cs = i
         self._gpio = None
         if cs is None:
