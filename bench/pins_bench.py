@@ -61,7 +61,7 @@ def cross_libraries(board, work: Path) -> Path:
     suffix = f".cpython-311-{t}.so"
     lib = work / "lib"
     (lib / "gpiod").mkdir(parents=True)
-    spidev = next(src.glob("spidev-*"))
+    spidev = next(p for p in src.glob("spidev-*") if p.is_dir())
     subprocess.run([board.cross_cc, *flags, str(spidev / "spidev_module.c"), "-o",
                     str(lib / f"spidev{suffix}")], check=True)
     gpiod = next(p for p in src.glob("gpiod-*") if p.is_dir())
