@@ -100,7 +100,7 @@ def run(board_name: str, n: int) -> list[tuple[str, str, int, float]]:
         with NetLab() as lab:
             outcome, _ = boot.boot(board, img, lab, static=False, timeout_s=900,
                                    on_line=on_line,
-                                   extra_cmdline=f"kiln.net=none kiln.bench=gpio,i2c,spi "
+                                   extra_cmdline=f"kiln.net=none kiln.api=micropython kiln.bench=gpio,i2c,spi "
                                                  f"kiln.bench_n={n}")
         if not any(r for r in results):
             raise SystemExit("no BENCH lines:\n" + boot.qemu_exit_hint(outcome))
