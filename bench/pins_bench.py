@@ -102,8 +102,8 @@ def run(board_name: str, n: int) -> list[tuple[str, str, int, float]]:
                                    on_line=on_line,
                                    extra_cmdline=f"kiln.net=none kiln.api=micropython kiln.bench=gpio,i2c,spi "
                                                  f"kiln.bench_n={n}")
-        if not any(r for r in results):
-            raise SystemExit("no BENCH lines:\n" + boot.qemu_exit_hint(outcome))
+        if not outcome.lines or not any("BENCH done" in line for _, line in outcome.lines):
+            raise SystemExit("the bench did not finish:\n" + boot.qemu_exit_hint(outcome))
         return results
 
 

@@ -28,8 +28,8 @@ def bench_gpio(n, chip_path, offset, name):
             v(1)
             v(0)
     report("gpio_toggle", "kiln", 2 * n, timed(kiln, n))
-    pin.init(Pin.IN)
-    del pin
+    # gpiod gets the next line (Kiln keeps its line requested while the program runs).
+    offset += 1
     import gpiod
     from gpiod.line import Direction, Value
     with gpiod.request_lines(chip_path, consumer="bench",
