@@ -151,12 +151,15 @@ class Host:
         return celsius
 
     def uart_line(self) -> bytes:
-        data = b""
-        while not data.endswith(b"\n"):
+        """One line from the guest's UART (what follows it stays in ``uart_rest``)."""
+        data = self.seen.pop("uart_rest", b"")
+        while b"\n" not in data:
             chunk = self.uart.recv(256)
             assert chunk, "the UART socket closed"
             data += chunk
-        return data
+        line, _, rest = data.partition(b"\n")
+        self.seen["uart_rest"] = rest
+        return line + b"\n"
 
     def event(self, check: str, what: str, facts: dict[str, str]) -> None:
         if what == "press":
@@ -189,9 +192,10 @@ class Host:
     def close(self) -> None:
         if self.uart is not None:
             self.uart.settimeout(2)
+            self.seen["uart_after"] = self.seen.pop("uart_rest", b"")
             try:                       # what the guest wrote after the exchange ("fast\n")
                 while chunk := self.uart.recv(256):
-                    self.seen["uart_after"] = self.seen.get("uart_after", b"") + chunk
+                    self.seen["uart_after"] += chunk
             except OSError:
                 pass
             self.uart.close()
