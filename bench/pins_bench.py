@@ -1,7 +1,7 @@
 """Pins and buses on an emulated board: Kiln's ``machine`` face against libgpiod v2's Python
 bindings (PyPI ``gpiod``), ``smbus2`` and ``spidev`` (PyPI), the same guest, one run.
 
-    .venv/bin/python bench/pins_bench.py [--board rpi3b] [-n 2000] [--update-docs]
+    .venv/bin/python bench/pins_bench.py [--board rpi3b] [-n 2000] [--edge-board qemu-aarch64]
 
 The host downloads the three libraries' source distributions from PyPI (``pip download
 --no-binary``), cross-compiles ``spidev`` and ``gpiod`` (with its vendored libgpiod) with the
@@ -10,7 +10,9 @@ package cache) into the bench app's ``lib/`` (``smbus2`` is pure Python), builds
 image with ``bench/pins_app/`` and boots it once under QEMU (``raspi3b``: BCM2835 GPIO 17, the
 emulated TMP105 on i2c1, the N25Q128 on spi0).  Each library does the same operations: GPIO
 toggles (two value writes), I2C register reads (a 1-byte write + 2-byte read, one combined
-transaction), 7-byte full-duplex SPI transfers.  Numbers are operations per second of guest
+transaction), 7-byte full-duplex SPI transfers; then, on a second boot (``--edge-board``, a QEMU ``virt``
+board), the latency from the kernel's timestamp of a rising edge on BTN0 (the host presses
+QEMU's power button over QMP) to the program holding the event.  Numbers are operations per second of guest
 time under TCG on this host -- relative between libraries, not a Raspberry Pi's speed.
 """
 from __future__ import annotations
@@ -30,7 +32,7 @@ sys.path.insert(0, str(REPO / "sdk"))
 from kiln import boards  # noqa: E402
 from kiln.host import image  # noqa: E402
 from kiln.host.image.layout import out_root  # noqa: E402
-from kiln.host.runner import boot, qemutool  # noqa: E402
+from kiln.host.runner import boot, qemutool, qmp  # noqa: E402
 from kiln.host.runner.netlab import NetLab  # noqa: E402
 
 APP = REPO / "bench" / "pins_app"
@@ -78,7 +80,10 @@ def cross_libraries(board, work: Path) -> Path:
     return lib
 
 
-def run(board_name: str, n: int) -> list[tuple[str, str, int, float]]:
+def run(board_name: str, n: int, parts: str = "gpio,i2c,spi",
+        gpio: str = "/dev/gpiochip0:17:D17") -> tuple[list, dict]:
+    """One boot of ``board_name`` running ``parts``; returns the throughput results and the
+    edge latencies (library -> microseconds)."""
     board = boards.load(board_name)
     qemutool.ensure(board)
     with tempfile.TemporaryDirectory(prefix="pins-bench-") as tmp:
@@ -90,21 +95,30 @@ def run(board_name: str, n: int) -> list[tuple[str, str, int, float]]:
                                  f"{board_name}-pins", progress=False)
         img = boot.BootImage.from_artifacts(artifacts, board, work / "boot")
         results = []
+        latencies: dict[str, list[int]] = {}
+        qmp_socket = work / "qmp.sock"
 
         def on_line(_t: float, line: str) -> bool:
             m = LINE_RE.search(line)
             if m:
                 results.append((m.group(1), m.group(2), int(m.group(3)), float(m.group(4))))
+            m = re.search(r"BENCH edge_latency_us (\S+) ([\d,]+)", line)
+            if m:
+                latencies[m.group(1)] = [int(v) for v in m.group(2).split(",")]
+            if "BENCH press" in line:          # the board's button: QEMU's power button
+                time.sleep(0.2)
+                qmp.command(qmp_socket, "system_powerdown")
             return "BENCH done" in line
 
         with NetLab() as lab:
             outcome, _ = boot.boot(board, img, lab, static=False, timeout_s=900,
-                                   on_line=on_line,
-                                   extra_cmdline=f"kiln.net=none kiln.api=micropython kiln.bench=gpio,i2c,spi "
-                                                 f"kiln.bench_n={n}")
+                                   on_line=on_line, qmp_socket=qmp_socket,
+                                   extra_cmdline=f"kiln.net=none kiln.api=micropython "
+                                                 f"kiln.bench={parts} kiln.bench_n={n} "
+                                                 f"kiln.bench_gpio={gpio}")
         if not outcome.lines or not any("BENCH done" in line for _, line in outcome.lines):
             raise SystemExit("the bench did not finish:\n" + boot.qemu_exit_hint(outcome))
-        return results
+        return results, latencies
 
 
 def table(results, board_name: str, n: int) -> str:
@@ -120,11 +134,23 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--board", default="rpi3b")
     p.add_argument("-n", type=int, default=2000)
+    p.add_argument("--edge-board", default="qemu-aarch64",
+                   help="board whose power button gives the edges (a second boot; '' skips)")
     args = p.parse_args(argv)
     t0 = time.monotonic()
-    results = run(args.board, args.n)
+    results, _ = run(args.board, args.n)
     print(table(results, args.board, args.n))
     print(f"(one boot of {args.board}, {args.n} operations each, {time.monotonic() - t0:.0f} s)")
+    if args.edge_board:
+        t0 = time.monotonic()
+        _, latencies = run(args.edge_board, args.n, "edge", "/dev/gpiochip0:3:BTN0")
+        print("| library | edge -> program, median us | min | max | presses |")
+        print("|---|---:|---:|---:|---:|")
+        for lib, values in latencies.items():
+            values = sorted(values)
+            print(f"| {lib} | {values[len(values) // 2]} | {values[0]} | {values[-1]} | "
+                  f"{len(values)} |")
+        print(f"(one boot of {args.edge_board}, {time.monotonic() - t0:.0f} s)")
     return 0
 
 

@@ -3,7 +3,7 @@ users reach for, on the same emulated board in one run -- libgpiod v2's Python b
 (PyPI ``gpiod``), ``smbus2`` and ``spidev`` (PyPI), cross-built into ``lib/`` by the host.
 
 Prints ``BENCH <what> <library> <ops> <seconds>`` lines, then ``BENCH done``.  Which parts run
-comes from the kernel argument ``kiln.bench=gpio,i2c,spi``; ``kiln.bench_n`` operations each.
+comes from the kernel argument ``kiln.bench=gpio,i2c,spi,edge``; ``kiln.bench_n`` operations each.
 """
 import time
 
@@ -87,6 +87,38 @@ def bench_spi(n, bus, cs):
     dev.close()
 
 
+def bench_edge(n, chip_path, offset):
+    """Latency from the kernel's timestamp of a rising edge (CLOCK_MONOTONIC) to the program
+    holding the event, ``n`` presses of the board's button each: Kiln's binding
+    (``kiln.hw.gpio``, what ``Pin.irq``/``gpio.on_rise`` sit on) and gpiod.  The host presses
+    the button when it sees ``BENCH press``."""
+    from kiln.hw import gpio as kgpio
+    chip = kgpio.Chip(chip_path)
+    req = chip.request([offset], "bench", edge="rising")
+    lat = []
+    for i in range(n):
+        print("BENCH press kiln %d" % i, flush=True)
+        events = req.read_edge_events(timeout=30)
+        now = time.monotonic_ns()
+        lat.append(now - events[0].timestamp_ns)
+    req.close()
+    chip.close()
+    print("BENCH edge_latency_us kiln %s" % ",".join("%d" % (t // 1000) for t in lat), flush=True)
+    import gpiod
+    from gpiod.line import Edge
+    with gpiod.request_lines(chip_path, consumer="bench", config={
+            offset: gpiod.LineSettings(edge_detection=Edge.RISING)}) as greq:
+        lat = []
+        for i in range(n):
+            print("BENCH press gpiod %d" % i, flush=True)
+            greq.wait_edge_events(30)
+            events = greq.read_edge_events()
+            now = time.monotonic_ns()
+            lat.append(now - events[0].timestamp_ns)
+    print("BENCH edge_latency_us gpiod %s" % ",".join("%d" % (t // 1000) for t in lat),
+          flush=True)
+
+
 def main():
     args = dict(a.split("=", 1) for a in open("/proc/cmdline").read().split() if "=" in a)
     parts = args.get("kiln.bench", "").split(",")
@@ -98,6 +130,8 @@ def main():
         bench_i2c(n, 1, 0x48)
     if "spi" in parts:
         bench_spi(n, 0, 0)
+    if "edge" in parts:
+        bench_edge(int(args.get("kiln.bench_presses", "20")), chip, int(offset))
     print("BENCH done", flush=True)
 
 
