@@ -167,10 +167,12 @@ class Host:
         elif what == "set_temperature":
             self.set_temperature(check)
         elif what == "ping":
+            self.seen["ping_event_at"] = time.monotonic()
             got = self.uart_line()
             self.seen["uart_got"] = got
             assert got == f"ping {facts['token']}\n".encode(), got
             self.uart.sendall(f"pong {facts['token']}\n".encode())
+            self.seen["pong_after_s"] = time.monotonic() - self.seen["ping_event_at"]
             self.seen["uart_sent"] = f"pong {facts['token']}"
         elif what == "started" and check == "program.watchdog":
             # -no-reboot turns a reset into power-off: let this reset reboot the board.
@@ -412,7 +414,7 @@ def test_micropython_spi_flash_id(pins):
 def test_micropython_uart_both_ways(pins):
     facts = needs(pins, "micropython.uart").facts
     assert pins.host["uart_got"] == f"ping {facts['token']}\n".encode()
-    assert facts["line"] == pins.host["uart_sent"], facts
+    assert facts["line"] == pins.host["uart_sent"], (facts, pins.host)
     assert facts["nothing"] in ("None", "b''"), facts
     assert facts["waited_ok"] == "True", facts
     assert pins.host.get("uart_after", b"").startswith(b"fast\n"), pins.host
