@@ -27,6 +27,6 @@ def run(ctx):
     uart.write(b"fast\n")
     pending = uart.any()
     uart.deinit()
-    return {"line": line.decode().strip() if line else "", "token": token,
+    return {"line": line.decode().rstrip("\n") if line else repr(line), "token": token,
             "nothing": repr(nothing), "waited_ok": 800 <= waited <= 5000,
             "pending": pending, "line_ms": line_ms}
