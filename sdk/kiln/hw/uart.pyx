@@ -120,13 +120,19 @@ cdef class Serial(Device):
         Returns 0 at the deadline."""
         cdef ssize_t r
         cdef int err
+        cdef bint waited = False
         while True:
             self.check("read")
             with nogil:
                 r = read(self.fd, buf, n)
                 err = errno
-            if r >= 0:
+            if r > 0 or (r == 0 and (waited or n == 0)):
                 return r
+            if r == 0:
+                # A serial tty in raw mode with VMIN = VTIME = 0 reads 0 bytes when nothing is
+                # there, even with O_NONBLOCK (n_tty_read: no timeout -> return before the
+                # EAGAIN check); wait for input, and take a 0 after a wakeup as hang-up/EOF.
+                err = EAGAIN
             if err == EINTR:
                 PyErr_CheckSignals()
                 continue
@@ -138,6 +144,7 @@ cdef class Serial(Device):
                 wait_ready(self.fd, POLLIN, deadline)
             except TimeoutError:
                 return 0
+            waited = r == 0
 
     def readinto(self, buffer, nbytes=None, timeout=None, timeout_char=None):
         """Read into ``buffer`` (writable bytes-like; ``nbytes`` of it, default all): wait at
