@@ -23,9 +23,15 @@ def write(tmp_path: Path, name: str, data: dict) -> Path:
             return "true" if v else "false"
         if isinstance(v, list):
             return "[" + ", ".join(fmt(i) for i in v) + "]"
+        if isinstance(v, dict):           # inline table ([gpio] chips, numbered)
+            return "{" + ", ".join(f"{fmt(k)} = {fmt(i)}" for k, i in v.items()) + "}"
         return str(v)
-    text = "".join(f"[{table}]\n" + "".join(f"{k} = {fmt(v)}\n" for k, v in keys.items()) + "\n"
-                   for table, keys in data.items())
+
+    def block(table, keys):
+        if isinstance(keys, list):        # an array of tables ([[i2c]] ...)
+            return "".join(block(f"[{table}]", k) for k in keys)
+        return f"[{table}]\n" + "".join(f"{k} = {fmt(v)}\n" for k, v in keys.items()) + "\n"
+    text = "".join(block(table, keys) for table, keys in data.items())
     path = tmp_path / f"{name}.toml"
     path.write_text(text)
     return path

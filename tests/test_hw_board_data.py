@@ -55,10 +55,6 @@ def test_raspberry_pi_names(name):
     assert (uart.name, uart.node) == ("SERIAL1", "serial@7e201000")
     assert [(p.name, p.channel, p.pin) for p in hw.of_kind("pwm")] == [
         ("PWM0", 0, "GPIO18"), ("PWM1", 1, "GPIO19")]
-    dt = hw.devicetree
-    assert "/soc/spi@7e204000" in dt.okay and "/soc/pwm@7e20c000" in dt.okay
-    assert dt.spidev == ("/soc/spi@7e204000:0", "/soc/spi@7e204000:1")
-    assert dt.delete == ("/soc/serial@7e201000/bluetooth",)
 
 
 def test_pi4_has_the_pwr_led_and_58_lines():
@@ -98,12 +94,6 @@ BAD = [
     ("pwm without channel", lambda d: d["pwm"][0].pop("channel"), "[pwm[0]] channel is missing"),
     ("bus table not array", lambda d: d.update(uart={"name": "X"}), "[uart] - must be an array"),
     ("watchdog not /dev", lambda d: d["watchdog"].update(device="watchdog"), "under /dev/"),
-    ("dt: relative path", lambda d: d["devicetree"].update(okay=["soc/spi"]), "node path"),
-    ("dt: pinctrl without =", lambda d: d["devicetree"].update(pinctrl=["/soc/spi"]),
-     "NODE=GROUP"),
-    ("dt: spidev without reg", lambda d: d["devicetree"].update(spidev=["/soc/spi"]),
-     "CONTROLLER:REG"),
-    ("dt: unknown key", lambda d: d["devicetree"].update(overlays=[]), "overlays is not a known"),
 ]
 
 
@@ -117,7 +107,7 @@ def test_schema_refuses(tmp_path, label, edit, message):
 
 def test_board_without_tables_has_no_pins(tmp_path):
     def strip(d):
-        for t in ("gpio", "pins", "i2c", "spi", "uart", "pwm", "watchdog", "devicetree"):
+        for t in ("gpio", "pins", "i2c", "spi", "uart", "pwm", "watchdog"):
             d.pop(t, None)
     board = _load(tmp_path, strip)
     assert board.hw.pins == {} and board.hw.buses == () and board.hw.watchdog == ""

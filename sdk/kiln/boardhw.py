@@ -20,13 +20,8 @@ A board file names its hardware in these tables (all optional; examples: ``board
     of chip selects 0, 1, ...: ``spidev<bus>.<cs>``); PWM also ``channel`` and ``pin``.
 ``[watchdog]``
     ``device``: the watchdog's device file (``/dev/watchdog``).
-``[devicetree]``
-    edits the SD image makes to the DTBs it ships so that the buses above exist (applied by the
-    image builder): ``okay`` (node paths whose ``status`` becomes ``"okay"``), ``pinctrl``
-    (``"node=group[,group...]"``: ``pinctrl-names = "default"``, ``pinctrl-0`` = those pin
-    groups), ``spidev`` (``"controller:reg"``: a ``spidev@reg`` child bound to the spidev
-    driver), ``delete`` (node paths removed, e.g. a UART's Bluetooth child, whose serdev would
-    hide the tty).
+(Device-tree edits that make the SD images' buses exist are ``[sdcard] dt_*``, the image
+builder's: ``kiln.boards``, ``kiln.host.image.dtedit``.)
 
 Names are upper-case identifiers; every reference must resolve.  Errors raise the caller's
 exception class with the file, table and key.
@@ -37,12 +32,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-HW_TABLES = ("gpio", "pins", "i2c", "spi", "uart", "pwm", "watchdog", "devicetree")
+HW_TABLES = ("gpio", "pins", "i2c", "spi", "uart", "pwm", "watchdog")
 BUS_KINDS = ("i2c", "spi", "uart", "pwm")
 _NAME_RE = re.compile(r"[A-Z][A-Z0-9_]*")
 _BUS_KEYS = {"name": str, "id": int, "node": str}
 _EXTRA_KEYS = {"spi": {"cs": list}, "pwm": {"channel": int, "pin": str}, "i2c": {}, "uart": {}}
-_DT_KEYS = ("okay", "pinctrl", "spidev", "delete")
 
 
 @dataclass(frozen=True)
@@ -80,16 +74,6 @@ class BusSpec:
 
 
 @dataclass(frozen=True)
-class DeviceTreeEdits:
-    """``[devicetree]``: what the SD image changes in the DTBs it ships."""
-
-    okay: tuple[str, ...] = ()
-    pinctrl: tuple[str, ...] = ()
-    spidev: tuple[str, ...] = ()
-    delete: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Hardware:
     """A board's pins and buses (empty for a board file without the tables)."""
 
@@ -97,7 +81,6 @@ class Hardware:
     pins: dict[str, PinSpec] = field(default_factory=dict)
     buses: tuple[BusSpec, ...] = ()
     watchdog: str = ""
-    devicetree: DeviceTreeEdits = DeviceTreeEdits()
 
     def bus(self, kind: str, key) -> BusSpec | None:
         """The ``kind`` bus whose ``name`` (str) or ``id`` (int) is ``key``, or None."""
@@ -170,24 +153,7 @@ def parse(data: dict[str, Any], fail) -> Hardware:
     watchdog = _typed(w, "device", str, "", "watchdog", fail)
     if watchdog and not watchdog.startswith("/dev/"):
         fail("watchdog", "device", f"is {watchdog!r}; expected a device file under /dev/")
-    d = data.get("devicetree", {})
-    _table(d, "devicetree", fail)
-    for key in d:
-        if key not in _DT_KEYS:
-            fail("devicetree", key, f"is not a known key; expected one of {list(_DT_KEYS)}")
-    edits = {}
-    for key in _DT_KEYS:
-        items = _typed(d, key, list, [], "devicetree", fail)
-        for item in items:
-            if not isinstance(item, str) or not item.startswith("/"):
-                fail("devicetree", key, f"entry {item!r} must be a string starting with a "
-                                        f"node path ('/soc/...')")
-            if key == "pinctrl" and ("=" not in item or not item.split("=", 1)[1]):
-                fail("devicetree", key, f"entry {item!r} is not NODE=GROUP[,GROUP...]")
-            if key == "spidev" and not re.fullmatch(r"/\S+:\d+", item):
-                fail("devicetree", key, f"entry {item!r} is not CONTROLLER:REG")
-        edits[key] = tuple(items)
-    return Hardware(chips, pins, tuple(buses), watchdog, DeviceTreeEdits(**edits))
+    return Hardware(chips, pins, tuple(buses), watchdog)
 
 
 def _is_int(v) -> bool:

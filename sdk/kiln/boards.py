@@ -191,8 +191,8 @@ class Board:
     tls_ciphersuites: str = ""      # TLS 1.3 client preference ("" : OpenSSL's default)
     tls_ciphers: str = ""           # TLS 1.2 client preference ("" : OpenSSL's default)
     tls_modules: tuple[str, ...] = ()  # kernel crypto drivers for kernel TLS on this CPU
-    # Pins and buses ([gpio], [pins], [[i2c]], [[spi]], [[uart]], [[pwm]], [watchdog],
-    # [devicetree]; schema and meaning: kiln.boardhw).
+    # Pins and buses ([gpio], [pins], [[i2c]], [[spi]], [[uart]], [[pwm]], [watchdog]; schema
+    # and meaning: kiln.boardhw).
     hw: boardhw.Hardware = boardhw.Hardware()
 
     def has_wifi(self, labs: tuple[str, ...] = ()) -> bool:

@@ -2,7 +2,7 @@
 # handled as the socket core does (PEP 475), the closed check, close on every path.
 from libc.stdint cimport int64_t
 
-cdef int open_device(str path, int flags, str func) except -1
+cdef int open_device(object path, int flags, str func) except -1
 cdef int xioctl(int fd, unsigned long request, void *arg, str func, str what) except -1
 
 cdef class Device:

@@ -17,7 +17,7 @@ from kiln.net.libc cimport errno, EINTR
 from kiln.net.errors cimport raise_errno_msg
 
 
-cdef int open_device(str path, int flags, str func) except -1:
+cdef int open_device(object path, int flags, str func) except -1:
     cdef bytes bpath
     cdef const char *cpath
     cdef int fd, err

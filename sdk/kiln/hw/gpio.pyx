@@ -144,7 +144,7 @@ cdef class Chip(Device):
     def __init__(self, path):
         cdef gpiochip_info info
         self.fd = open_device(path, O_RDWR, "Chip")
-        self.path = path
+        self.path = str(path)
         try:
             memset(&info, 0, sizeof(info))
             self.ioctl(GPIO_GET_CHIPINFO_IOCTL, &info, "Chip")
@@ -264,6 +264,9 @@ cdef class LineRequest(Device):
         self.flags = flags
 
     cdef int _index(self, object offset, str func) except -1:
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise TypeError(f"{func}() argument 'offset' must be an int (a requested line), "
+                            f"not {type(offset).__name__}")
         try:
             return self.offsets.index(offset)
         except ValueError:
@@ -374,6 +377,26 @@ cdef class LineRequest(Device):
             out.append(EdgeEvent(buf[i].offset, buf[i].id == GPIO_V2_LINE_EVENT_RISING_EDGE,
                                  buf[i].timestamp_ns, buf[i].seqno, buf[i].line_seqno))
         return out
+
+
+def _chip_on_file(str path, int lines):
+    """For the argument tests: a Chip with ``lines`` lines on any file (``/dev/null``); its
+    ioctls fail with ENOTTY, so a call whose arguments pass reaches the kernel and says so."""
+    from kiln.hw.fdio import _on_file
+    cdef Chip chip = _on_file(Chip, path)
+    chip.lines = lines
+    chip.label = "test"
+    return chip
+
+
+def _request_on_file(str path, tuple offsets, bint edges):
+    """For the argument tests: a LineRequest on any file (see :func:`_chip_on_file`)."""
+    from kiln.hw.fdio import _on_file
+    cdef LineRequest req = _on_file(LineRequest, path)
+    req.offsets = offsets
+    req.chip = path
+    req.flags = (GPIO_V2_LINE_FLAG_INPUT | GPIO_V2_LINE_FLAG_EDGE_RISING) if edges else 0
+    return req
 
 
 cdef extern from *:

@@ -38,7 +38,7 @@ cdef class I2CBus(Device):
     def __init__(self, path):
         cdef unsigned long f = 0
         self.fd = open_device(path, O_RDWR, "I2CBus")
-        self.path = path
+        self.path = str(path)
         self.bound = -1
         try:
             self.ioctl(I2C_FUNCS, &f, "I2CBus")
@@ -148,13 +148,14 @@ cdef class I2CBus(Device):
             self.bound = addr
         return 0
 
-    cdef int _smbus(self, int addr, int rw, int command, int size, i2c_smbus_data *d,
+    cdef int _smbus(self, object addr, int rw, int command, int size, i2c_smbus_data *d,
                     str func) except -1:
         cdef i2c_smbus_ioctl_data args
-        self._addr(addr, False, func)
+        cdef int a
+        a = self._addr(addr, False, func)
         if not 0 <= command <= 255:
             raise ValueError(f"{func}() argument 'register' must be in 0..255, got {command}")
-        self._bind(addr, func)
+        self._bind(a, func)
         args.read_write = rw
         args.command = command
         args.size = size

@@ -257,15 +257,17 @@ def pwm_chip(key):
     return root() / "sys/class/pwm" / found, spec.channel, spec
 
 
+def same_pin(a, b) -> bool:
+    """Whether two PinSpecs (of any names) are the same line or LED."""
+    return (a.kind, a.chip, a.line, a.led) == (b.kind, b.chip, b.line, b.led)
+
+
 def pwm_for_pin(name):
     """The PWM ``BusSpec`` whose pin is pin ``name`` (any of its names); BusError when the pin
     has no PWM channel on this board."""
     target = pin(name)
     for spec in board().hw.of_kind("pwm"):
-        if pin(spec.pin) == target or (spec.pin in board().hw.pins and
-                                       board().hw.pins[spec.pin].line == target.line and
-                                       board().hw.pins[spec.pin].chip == target.chip and
-                                       target.kind == "line"):
+        if same_pin(pin(spec.pin), target):
             return spec
     have = ", ".join(f"{s.name} on {s.pin}" for s in board().hw.of_kind("pwm")) or "none"
     raise BusError(f"pin {target.name} has no PWM channel on {board().name} (PWM pins: {have})")

@@ -33,7 +33,7 @@ cdef class SPIDevice(Device):
 
     def __init__(self, path, mode=0, bits=8, speed_hz=None, lsb_first=False):
         self.fd = open_device(path, O_RDWR, "SPIDevice")
-        self.path = path
+        self.path = str(path)
         try:
             self.configure(mode=mode, bits=bits, speed_hz=speed_hz, lsb_first=lsb_first)
         except BaseException:
@@ -52,16 +52,12 @@ cdef class SPIDevice(Device):
             if mode & ~(3 | SPI_CS_HIGH | SPI_NO_CS | SPI_LSB_FIRST) or mode < 0:
                 raise ValueError(f"configure() argument 'mode' must be 0..3 (CPOL<<1 | CPHA), "
                                  f"optionally | CS_HIGH | NO_CS | LSB_FIRST, got {mode:#x}")
-            m32 = mode
-            self.ioctl(SPI_IOC_WR_MODE32, &m32, "configure(mode)")
         if bits is not None:
             if isinstance(bits, bool) or not isinstance(bits, int):
                 raise TypeError(f"configure() argument 'bits' must be an int, not "
                                 f"{type(bits).__name__}")
             if not 1 <= bits <= 32:
                 raise ValueError(f"configure() argument 'bits' must be in 1..32, got {bits}")
-            b8 = bits
-            self.ioctl(SPI_IOC_WR_BITS_PER_WORD, &b8, "configure(bits)")
         if speed_hz is not None:
             if isinstance(speed_hz, bool) or not isinstance(speed_hz, int):
                 raise TypeError(f"configure() argument 'speed_hz' must be an int (Hz), not "
@@ -69,12 +65,19 @@ cdef class SPIDevice(Device):
             if not 1 <= speed_hz <= 0xFFFFFFFF:
                 raise ValueError(f"configure() argument 'speed_hz' must be in "
                                  f"1..4294967295 Hz, got {speed_hz}")
+        if lsb_first is not None and not isinstance(lsb_first, (bool, int)):
+            raise TypeError(f"configure() argument 'lsb_first' must be a bool, not "
+                            f"{type(lsb_first).__name__}")
+        if mode is not None:
+            m32 = mode
+            self.ioctl(SPI_IOC_WR_MODE32, &m32, "configure(mode)")
+        if bits is not None:
+            b8 = bits
+            self.ioctl(SPI_IOC_WR_BITS_PER_WORD, &b8, "configure(bits)")
+        if speed_hz is not None:
             speed = speed_hz
             self.ioctl(SPI_IOC_WR_MAX_SPEED_HZ, &speed, "configure(speed_hz)")
         if lsb_first is not None:
-            if not isinstance(lsb_first, (bool, int)):
-                raise TypeError(f"configure() argument 'lsb_first' must be a bool, not "
-                                f"{type(lsb_first).__name__}")
             lsb = SPI_LSB_FIRST if lsb_first else 0
             self.ioctl(SPI_IOC_WR_LSB_FIRST, &lsb, "configure(lsb_first)")
 
@@ -113,8 +116,58 @@ cdef class SPIDevice(Device):
         bytes as the longer of them, or ``length`` when both are None; when both are given
         they must be the same length.  ``speed_hz`` (0: the device's), ``delay_us`` after the
         transfer, ``cs_change`` (deselect after it; for the last transfer of a message it
-        leaves the device selected until the next message).  Returns None."""
-        self.transfers([(tx, rx, length, speed_hz, delay_us, cs_change)], "transfer")
+        leaves the device selected until the next message).  Returns None.  One
+        ``SPI_IOC_MESSAGE(1)`` built on the stack (the common case, kept short)."""
+        cdef spi_ioc_transfer x
+        cdef Py_buffer tv, rv
+        cdef bint has_tx = False, has_rx = False
+        cdef Py_ssize_t n = -1
+        for pname, pv in (("length", length), ("speed_hz", speed_hz), ("delay_us", delay_us)):
+            if pv is not None and (isinstance(pv, bool) or not isinstance(pv, int)):
+                raise TypeError(f"transfer() argument '{pname}' must be an int, not "
+                                f"{type(pv).__name__}")
+        if not 0 <= speed_hz <= 0xFFFFFFFF:
+            raise ValueError(f"transfer() argument 'speed_hz' must be an int in "
+                             f"0..4294967295, got {speed_hz!r}")
+        if not 0 <= delay_us <= 0xFFFF:
+            raise ValueError(f"transfer() argument 'delay_us' must be an int in 0..65535, got "
+                             f"{delay_us!r}")
+        self.check("transfer")
+        memset(&x, 0, sizeof(x))
+        try:
+            if tx is not None:
+                data_view(tx, &tv, "transfer", "tx")
+                has_tx = True
+                x.tx_buf = <uintptr_t>tv.buf
+                n = tv.len
+            if rx is not None:
+                writable_view(rx, &rv, "transfer", "rx")
+                has_rx = True
+                x.rx_buf = <uintptr_t>rv.buf
+                if n >= 0 and n != rv.len:
+                    raise ValueError(f"transfer(): tx ({n} bytes) and rx ({rv.len} bytes) "
+                                     f"must be the same length (full duplex)")
+                n = rv.len
+            if n < 0:
+                if length is None or length < 0:
+                    raise ValueError(f"transfer(): with neither tx nor rx, 'length' must be "
+                                     f"an int >= 0, got {length!r}")
+                n = length
+            elif length is not None and length != n:
+                raise ValueError(f"transfer(): 'length' is {length!r} but the buffers hold "
+                                 f"{n} bytes")
+            if n > 0xFFFFFFFF:
+                raise ValueError("transfer(): a transfer is at most 4 GiB")
+            x.len = <uint32_t>n
+            x.speed_hz = speed_hz
+            x.delay_usecs = delay_us
+            x.cs_change = 1 if cs_change else 0
+            self.ioctl(SPI_IOC_MESSAGE(1), &x, "transfer")
+        finally:
+            if has_tx:
+                PyBuffer_Release(&tv)
+            if has_rx:
+                PyBuffer_Release(&rv)
 
     def transfers(self, items, str func="transfers"):
         """Several transfers in one message (``SPI_IOC_MESSAGE(n)``: chip select stays active
@@ -145,6 +198,10 @@ cdef class SPIDevice(Device):
                     raise TypeError(f"{func}(): item {i} must be (tx, rx, length, speed_hz, "
                                     f"delay_us, cs_change), got {it!r}")
                 tx, rx, nbytes, speed, delay, csc = it
+                for pname, pv in (("length", nbytes), ("speed_hz", speed), ("delay_us", delay)):
+                    if pv is not None and (isinstance(pv, bool) or not isinstance(pv, int)):
+                        raise TypeError(f"{func}() argument '{pname}' must be an int, not "
+                                        f"{type(pv).__name__}")
                 length = -1
                 if tx is not None:
                     data_view(tx, &views[2 * i], func, "tx")

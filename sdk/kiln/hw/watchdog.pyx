@@ -29,7 +29,7 @@ cdef class Watchdog(Device):
     def __init__(self, path="/dev/watchdog", timeout=None):
         cdef watchdog_info info
         self.fd = open_device(path, O_WRONLY, "Watchdog")
-        self.path = path
+        self.path = str(path)
         try:
             memset(&info, 0, sizeof(info))
             self.ioctl(WDIOC_GETSUPPORT, &info, "Watchdog")

@@ -58,9 +58,10 @@ def low(pin):
     set(pin, 0)
 
 
-def _wrap(pin, fn):
-    if fn is None:
-        return None
+def _wrap(pin, fn, value=None):
+    """``fn`` as the v2 callback of one edge kind: called with ``(pin, value)`` when it takes
+    two arguments (``value``: 1 for a rising edge, 0 for a falling one, the level read for
+    both kinds), else with nothing."""
     if not callable(fn):
         raise TypeError(f"gpio: fn must be callable, not {type(fn).__name__}")
     nargs = _pins.callback_args(fn)
@@ -68,7 +69,7 @@ def _wrap(pin, fn):
 
     def call():
         if nargs == 2:
-            fn(pin, p.get())
+            fn(pin, p.get() if value is None else value)
         else:
             fn()
     return call
@@ -79,9 +80,12 @@ def _register(func, pin, kinds, fn, debounce, pull):
         raise ValueError(f"gpio.{func}(): pull must be INPUT_PULLUP, INPUT_PULLDOWN or INPUT, "
                          f"got {pull!r}")
     p = _pins.line(pin, f"gpio.{func}")
+    if fn is not None and not callable(fn):
+        raise TypeError(f"gpio.{func}(): fn must be callable, not {type(fn).__name__}")
     p.configure("input", bias=_BIAS[pull])
-    call = _wrap(pin, fn)
     for kind in kinds:
+        value = None if len(kinds) == 2 else (1 if kind == "rise" else 0)
+        call = None if fn is None else _wrap(pin, fn, value)
         setter = _pins.onPinRise if kind == "rise" else _pins.onPinFall
         setter(pin, call, debounce=debounce)
 

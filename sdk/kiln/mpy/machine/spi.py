@@ -84,14 +84,18 @@ class SPI:
 
     def write(self, buf):
         """Write ``buf`` (received bytes are discarded); returns None."""
-        self._d("write").transfer(buf, None)
+        dev = self._dev
+        if dev is None:
+            raise OSError(errno.EBADF, "SPI.write(): the bus is closed (deinit)")
+        dev.transfer(buf)
 
     def write_readinto(self, write_buf, read_buf):
-        """Write ``write_buf`` while reading into ``read_buf`` (full duplex; same length)."""
-        if len(memoryview(write_buf)) != len(memoryview(read_buf)):
-            raise ValueError("SPI.write_readinto(): write_buf and read_buf must be the same "
-                             "length")
-        self._d("write_readinto").transfer(write_buf, read_buf)
+        """Write ``write_buf`` while reading into ``read_buf`` (full duplex; same length:
+        ValueError otherwise)."""
+        dev = self._dev
+        if dev is None:
+            raise OSError(errno.EBADF, "SPI.write_readinto(): the bus is closed (deinit)")
+        dev.transfer(write_buf, read_buf)
 
     def __repr__(self):
         return f"SPI({self._spec.id}, baudrate={getattr(self, '_baudrate', 0)})"
