@@ -58,7 +58,8 @@ FLASH_ID = "20ba18"                      # Micron N25Q128 (QEMU's m25p80 model)
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """What one board's boot exercises: check modules per face, programs run after them
-    (``NAME:API:SECONDS``), GPIO lines sampled while programs run, the last program."""
+    (``NAME:API:MAX_SECONDS:UNTIL``, apps/pins/main.py), GPIO lines sampled while programs
+    run, the last program."""
 
     checks: dict[str, tuple[str, ...]]
     programs: tuple[str, ...] = ()
@@ -68,14 +69,15 @@ class Plan:
 
 
 VIRT = dict(checks={"micropython": ("gpio_button",), "zerynth": ("gpio_button",)},
-            programs=("Blink:zerynth:7", "blink_button:zerynth:15"), examples=("Blink",),
+            programs=("Blink:zerynth:90:changes=10", "blink_button:zerynth:120:lines=30"),
+            examples=("Blink",),
             watch="gpiochip0:1,gpiochip0:2")
 PLANS = {
     "qemu-aarch64": Plan(**VIRT, last="watchdog:micropython"),
     "qemu-arm": Plan(**VIRT),
     "rpi3b": Plan(checks={"micropython": ("i2c_tmp105", "spi_flash", "uart", "gpio_pi"),
                           "zerynth": ("i2c_eeprom", "spi_flash", "gpio_pi")},
-                  programs=("sensor:micropython:10", "Interrupt:zerynth:8"),
+                  programs=("sensor:micropython:120:lines=14", "Interrupt:zerynth:90:lines=6"),
                   examples=("Interrupt",)),
 }
 

@@ -5,10 +5,12 @@ faces on emulated hardware, then whole programs as users write them, all in one 
    of ``checks/<face>/`` (the test copies in only those the board's emulated hardware serves)
    print ``CHECK <face>.<check> ok k=v ...`` / ``FAIL <reason>`` / ``event <what> ...``
    (``harness/``, the program-test app's harness, copied in by the test).
-2. The programs named by ``kiln.test_programs=NAME:API:SECONDS,...`` run one after the other
+2. The programs named by ``kiln.test_programs=NAME:API:SECONDS:UNTIL,...`` run one after the other
    as a board runs its app (``programs/NAME.py`` or Zerynth's published
    ``examples/NAME/main.py``, unmodified): each line they print goes to the console as
-   ``PROGRAM <name> | <line>``; after SECONDS they are stopped (SIGTERM), then ``CHECK
+   ``PROGRAM <name> | <line>``; they are stopped (SIGTERM) once UNTIL holds -- ``lines=N``
+   (N lines printed) or ``changes=N`` (N GPIO level changes seen, below) -- or after SECONDS
+   at most (a loaded machine under TCG runs them slowly), then ``CHECK
    program.<name> ok status=N lines=N [gpio=...]`` -- ``gpio`` is what the kernel showed of
    the GPIO lines named by ``kiln.test_watch_lines`` while the program ran (debugfs, sampled
    every 100 ms: ``line:value`` changes), for programs that only drive pins.
@@ -62,11 +64,17 @@ def gpio_levels(lines):
     return levels
 
 
-def run_program(name, api, seconds, watch):
+def run_program(name, api, seconds, watch, until=""):
     proc = subprocess.Popen(LAUNCH + ["--api", api, "--net", "none", program_path(name)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     changes = []
     stop = threading.Event()
+    kind, _, count = until.partition("=")
+    count = int(count or 0)
+
+    def done():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
 
     def sample():
         last = {}
@@ -75,6 +83,8 @@ def run_program(name, api, seconds, watch):
             for key in sorted(now):
                 if now[key] != last.get(key):
                     changes.append("%s=%d" % (key, now[key]))
+                    if kind == "changes" and len(changes) >= count:
+                        done()
             last = now
             stop.wait(0.1)
 
@@ -89,6 +99,8 @@ def run_program(name, api, seconds, watch):
         print("PROGRAM %s | %s" % (name, raw.decode("utf-8", "replace").rstrip("\r\n")),
               flush=True)
         lines += 1
+        if kind == "lines" and lines >= count:
+            done()
     status = proc.wait()
     if timer:
         timer.cancel()
@@ -113,8 +125,8 @@ def main():
             failed.append(face)
     watch = [w for w in args.get("test_watch_lines", "").split(",") if w]
     for item in [p for p in args.get("test_programs", "").split(",") if p]:
-        name, api, seconds = item.split(":")
-        run_program(name, api, float(seconds), watch)
+        name, api, seconds, until = (item.split(":") + [""])[:4]
+        run_program(name, api, float(seconds), watch, until)
     if args.get("test_last"):
         name, api = args["test_last"].split(":")
         print("CHECK program.%s event started" % name, flush=True)
