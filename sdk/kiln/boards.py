@@ -48,6 +48,14 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
         # Test-only edits to a copy of the DTB: nodes QEMU does not emulate ("status" set to
         # "disabled") and properties deleted ("/node/path:property").
         "dtb_disable": (list, False), "dtb_delete": (list, False),
+        # Emulated peripherals attached for the system tests (QEMU arguments, e.g.
+        # ["-device", "tmp105,bus=i2c-bus.1,address=0x48"]): the sensors, memories and flash
+        # chips the pin and bus tests drive.  Never part of an image.
+        "test_devices": (list, False),
+        # Index of the QEMU serial port that is the board's header UART (the PL011 on the
+        # Pis), before console_serial: the tests connect it to a host-side Unix socket
+        # (kiln.host.runner.qemu.arguments(uart_socket=)); absent: none.
+        "uart_serial": (int, False),
     },
     "image": {"format": (str, True), "compression": (str, False)},
     # SD-card boards (image format "sdcard"): partitions and what goes on them (meaning of
@@ -58,6 +66,15 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
         "boot_modules": (list, True), "lib_firmware_package": (str, False),
         "lib_firmware": (list, False), "lib_firmware_links": (list, False),
         "rootfs": (str, False), "boot_mb": (int, True), "root_mb": (int, True),
+        # Device-tree edits applied at build time to every DTB the image ships: what
+        # config.txt's dtparam=/dtoverlay= do with the Raspberry Pi firmware's own DTBs, which
+        # Debian's upstream DTBs cannot take (no __overrides__).  dt_enable: nodes set to
+        # status "okay" (dtparam=spi=on); dt_remove: nodes deleted (dtoverlay=disable-bt: the
+        # PL011 freed from Bluetooth); dt_spidev: "/node:CS" SPI children the init binds to
+        # spidev (/dev/spidevB.CS); dt_pinctrl: "/node=/pin-group-node" sets the node's
+        # default pin group.
+        "dt_enable": (list, False), "dt_remove": (list, False), "dt_spidev": (list, False),
+        "dt_pinctrl": (list, False),
     },
     # What bsp.board.init() puts in a known state, and the default network interfaces.
     "bsp": {
@@ -112,6 +129,8 @@ class QemuSpec:
     min_version: str = ""
     dtb_disable: tuple[str, ...] = ()
     dtb_delete: tuple[str, ...] = ()
+    test_devices: tuple[str, ...] = ()     # QEMU arguments of the tests' emulated peripherals
+    uart_serial: int = -1                  # QEMU serial port of the header UART (-1: none)
 
     def nic(self, netdev: str) -> list[str]:
         """QEMU arguments attaching the board's NIC to the ``-netdev`` whose id is ``netdev``."""
@@ -134,6 +153,10 @@ class SdcardSpec:
     lib_firmware_package: str = ""    # package with the /lib/firmware files below
     lib_firmware: tuple[str, ...] = ()     # paths below /lib/firmware copied to the root
     lib_firmware_links: tuple[str, ...] = ()  # "link=target" below /lib/firmware
+    dt_enable: tuple[str, ...] = ()        # DT nodes set to status "okay" in every shipped DTB
+    dt_remove: tuple[str, ...] = ()        # DT nodes deleted
+    dt_spidev: tuple[str, ...] = ()        # "/spi-node:CS" children bound to spidev at boot
+    dt_pinctrl: tuple[str, ...] = ()       # "/node=/pin-group-node": the node's default pins
 
 
 @dataclass(frozen=True)
@@ -265,7 +288,10 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
     lists += [("sdcard", k) for k in ("config_txt", "firmware", "dtbs", "boot_modules",
                                       "apt_components", "lib_firmware", "lib_firmware_links")
               if sd and k in sd]
-    lists += [("qemu", k) for k in ("append", "dtb_disable", "dtb_delete") if q and k in q]
+    lists += [("qemu", k) for k in ("append", "dtb_disable", "dtb_delete", "test_devices")
+              if q and k in q]
+    lists += [("sdcard", k) for k in ("dt_enable", "dt_remove", "dt_spidev", "dt_pinctrl")
+              if sd and k in sd]
     lists += [("bsp", key) for key in ("leds_off", "interfaces_down") if bsp and key in bsp]
     lists += [("tls", "modules")] if tls and "modules" in tls else []
     for table, key in lists:
@@ -281,6 +307,9 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
             _fail(source, "qemu", "nic_args", "must contain '{netdev}' where the -netdev id goes")
         if q.get("console_serial", 0) < 0:
             _fail(source, "qemu", "console_serial", "must be 0 or more")
+        if q.get("uart_serial", -1) >= q.get("console_serial", 0):
+            _fail(source, "qemu", "uart_serial", "must be a serial port before the console's "
+                                                 "(console_serial)")
         if sd is not None and not q.get("dtb"):
             _fail(source, "qemu", "dtb", "is missing: an SD-card board under QEMU needs the "
                                          "DTB QEMU loads (one of [sdcard] dtbs, by file name)")
@@ -296,6 +325,18 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         for link in sd.get("lib_firmware_links", ()):
             if link.count("=") != 1:
                 _fail(source, "sdcard", "lib_firmware_links", f"entry {link!r} is not LINK=TARGET")
+        for key in ("dt_enable", "dt_remove"):
+            for node in sd.get(key, ()):
+                if not node.startswith("/"):
+                    _fail(source, "sdcard", key, f"entry {node!r} is not a node path (/soc/...)")
+        for entry in sd.get("dt_spidev", ()):
+            node, _, cs = entry.rpartition(":")
+            if not node.startswith("/") or not cs.isdigit():
+                _fail(source, "sdcard", "dt_spidev", f"entry {entry!r} is not /spi-node:CS")
+        for entry in sd.get("dt_pinctrl", ()):
+            node, _, pins = entry.partition("=")
+            if not node.startswith("/") or not pins.startswith("/"):
+                _fail(source, "sdcard", "dt_pinctrl", f"entry {entry!r} is not /node=/pin-node")
     if bsp and bsp.get("wifi_radio", "onboard") not in WIFI_RADIOS:
         _fail(source, "bsp", "wifi_radio", f"is {bsp['wifi_radio']!r}; expected one of "
                                            f"{WIFI_RADIOS}")
@@ -340,7 +381,9 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
                       dtb=q.get("dtb", ""), console_serial=q.get("console_serial", 0),
                       append=tuple(q.get("append", ())), min_version=q.get("min_version", ""),
                       dtb_disable=tuple(q.get("dtb_disable", ())),
-                      dtb_delete=tuple(q.get("dtb_delete", ()))) if q else None,
+                      dtb_delete=tuple(q.get("dtb_delete", ())),
+                      test_devices=tuple(q.get("test_devices", ())),
+                      uart_serial=q.get("uart_serial", -1)) if q else None,
         image_format=img["format"], compression=compression, source=source,
         sdcard=SdcardSpec(
             firmware_package=sd["firmware_package"], firmware=tuple(sd["firmware"]),
@@ -350,7 +393,10 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
             apt_components=tuple(sd.get("apt_components", ())),
             lib_firmware_package=sd.get("lib_firmware_package", ""),
             lib_firmware=tuple(sd.get("lib_firmware", ())),
-            lib_firmware_links=tuple(sd.get("lib_firmware_links", ()))) if sd else None,
+            lib_firmware_links=tuple(sd.get("lib_firmware_links", ())),
+            dt_enable=tuple(sd.get("dt_enable", ())), dt_remove=tuple(sd.get("dt_remove", ())),
+            dt_spidev=tuple(sd.get("dt_spidev", ())),
+            dt_pinctrl=tuple(sd.get("dt_pinctrl", ()))) if sd else None,
         bsp_leds_off=tuple(bsp.get("leds_off", ())),
         bsp_interfaces_down=tuple(bsp.get("interfaces_down", ())),
         eth_iface=bsp.get("eth", "eth0"), wifi_iface=bsp.get("wifi", "wlan0"),

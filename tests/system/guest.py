@@ -49,6 +49,9 @@ class Guest:
         self._env = None
         self._target = None
         self._pidfile: Path | None = None
+        #: The Unix socket QEMU connects the board's header UART to ([qemu] uart_serial), for
+        #: host-side programs to talk to the guest's UART (None: the board has none).
+        self.uart_socket: Path | None = None
 
     @property
     def transcript(self) -> str:
@@ -60,7 +63,10 @@ class Guest:
         init reported the board.  Raises ``AssertionError`` with the console if it did not."""
         if self.board.qemu is not None:
             self._pidfile = Path(self.lab.workdir) / f"qemu-{secrets.token_hex(4)}.pid"
-        variables = boot_variables(self.board, self.image, self.lab, self.cmdline, self._pidfile)
+            if self.board.qemu.uart_serial >= 0:
+                self.uart_socket = Path(self.lab.workdir) / f"uart-{secrets.token_hex(4)}.sock"
+        variables = boot_variables(self.board, self.image, self.lab, self.cmdline, self._pidfile,
+                                   self.uart_socket)
         self._env = open_environment(place_file(), variables)
         self._target = self._env.get_target(TARGET)
         self.strategy = self._target.get_driver(STRATEGY, activate=False)
@@ -93,6 +99,12 @@ class Guest:
         except StrategyError as exc:
             raise self._failure(exc) from None
         return self.strategy.app_status
+
+    def qmp(self, command: str, **arguments):
+        """Run QMP ``command`` with ``arguments`` on the guest's QEMU (labgrid's QEMUDriver
+        holds the QMP connection; QEMU places only) and return its result: e.g.
+        ``qmp("system_powerdown")`` presses the board's power button."""
+        return self._target.get_driver("QEMUDriver").monitor_command(command, arguments)
 
     def set_cable(self, plugged: bool) -> None:
         """Plug or pull the guest's Ethernet cable (the place's cable switch)."""

@@ -60,7 +60,8 @@ def take_labgrid_options(config) -> None:
 
 
 def boot_variables(board, image: BootImage, lab: NetLab, cmdline: str,
-                   pidfile: Path | None = None) -> dict[str, str]:
+                   pidfile: Path | None = None,
+                   uart_socket: Path | None = None) -> dict[str, str]:
     """The ``LG_KILN_*`` variables of one boot of ``image`` on ``board`` with ``cmdline``.
 
     Every place gets ``LG_KILN_BOARD``, ``LG_KILN_KERNEL``, ``LG_KILN_INITRD``,
@@ -68,7 +69,8 @@ def boot_variables(board, image: BootImage, lab: NetLab, cmdline: str,
     board's cable) and ``LG_KILN_PIDFILE`` (``pidfile`` or empty: where the board's QEMU, on
     whichever host runs it, writes its pid); a QEMU board also ``LG_KILN_QEMU`` (the lab's
     wrapper script), ``LG_KILN_QEMU_MACHINE``, ``_CPU``, ``_MEMORY`` and ``_ARGS`` (its NIC on
-    ``lab``'s tap; ``pidfile``: where QEMU writes its pid).
+    ``lab``'s tap; ``pidfile``: where QEMU writes its pid; ``uart_socket``: the Unix socket
+    QEMU listens on for the board's header UART, ``[qemu] uart_serial``).
     """
     variables = {"LG_KILN_BOARD": board.name, "LG_KILN_KERNEL": str(image.kernel),
                  "LG_KILN_INITRD": str(image.initrd), "LG_KILN_CMDLINE": cmdline,
@@ -78,7 +80,8 @@ def boot_variables(board, image: BootImage, lab: NetLab, cmdline: str,
         media = {name: getattr(image, name) for name in ("dtb", "sdcard")
                  if getattr(image, name, None) is not None}
         args = qemu.arguments(board, image.kernel, image.initrd, cmdline, lab.tap,
-                              console="labgrid", pidfile=pidfile, **media)
+                              console="labgrid", pidfile=pidfile, uart_socket=uart_socket,
+                              **media)
         variables.update({
             "LG_KILN_QEMU": str(lab.wrapper(args.binary)),
             "LG_KILN_QEMU_MACHINE": args.machine,

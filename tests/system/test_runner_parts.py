@@ -387,3 +387,55 @@ def test_netns_socket_lives_in_the_namespace():
             s.bind((str(lab.host_address), 0))
 
 
+
+
+def test_header_uart_qmp_and_test_devices_on_the_qemu_command_line(tmp_path):
+    """rpi3b: the PL011 (serial 0, before the console) on a Unix socket QEMU listens on, the
+    console still last; QMP on its own socket; the board's emulated bus devices attached.
+    A board without [qemu] uart_serial refuses a UART socket by name."""
+    board = boards.load("rpi3b")
+    kernel, initrd = tmp_path / "vmlinuz", tmp_path / "initrd"
+    kernel.write_bytes(b"k")
+    initrd.write_bytes(b"i")
+    uart, qmp_sock = tmp_path / "uart.sock", tmp_path / "qmp.sock"
+    for console in ("stdio", "labgrid"):
+        args = qemu.arguments(board, kernel, initrd, "x", "kiln0", console=console,
+                              uart_socket=uart, qmp_socket=qmp_sock).args
+        serials = [args[i + 1] for i, a in enumerate(args) if a == "-serial"]
+        assert serials[board.qemu.uart_serial] == "chardev:uart", (console, serials)
+        assert f"socket,id=uart,path={uart},server=on,wait=off" in args
+        assert serials == (["chardev:uart", "chardev:console"] if console == "stdio"
+                           else ["chardev:uart"])        # labgrid adds the console port last
+        assert args[args.index("-qmp") + 1] == f"unix:{qmp_sock},server=on,wait=off"
+        assert " ".join(board.qemu.test_devices) in " ".join(args)
+    plain = qemu.arguments(board, kernel, initrd, "x", "kiln0").args
+    assert "chardev:uart" not in plain and "-qmp" not in plain
+    assert [plain[i + 1] for i, a in enumerate(plain) if a == "-serial"] == \
+        ["chardev:console", "chardev:console"]
+    with pytest.raises(ValueError, match="qemu-aarch64 has no \\[qemu\\] uart_serial"):
+        qemu.arguments(boards.load("qemu-aarch64"), kernel, initrd, "x", "kiln0",
+                       uart_socket=uart)
+
+
+def test_qmp_client_runs_a_command_and_names_refusals(tmp_path):
+    """kiln.host.runner.qmp against a real QEMU's monitor (no guest: -S, machine none)."""
+    import shutil as _shutil
+    import subprocess as _subprocess
+    import time as _time
+    from kiln.host.runner import qmp
+    sock = tmp_path / "qmp.sock"
+    proc = _subprocess.Popen([_shutil.which("qemu-system-aarch64"), "-M", "none", "-S",
+                              "-display", "none", "-qmp", f"unix:{sock},server=on,wait=off"])
+    try:
+        deadline = _time.monotonic() + 20
+        while not sock.exists() and _time.monotonic() < deadline:
+            _time.sleep(0.05)
+        assert qmp.command(sock, "query-status")["status"] == "prelaunch"
+        with pytest.raises(qmp.QmpError, match="QMP no-such-command: "):
+            qmp.command(sock, "no-such-command")
+        with pytest.raises(qmp.QmpError, match="QMP qom-set"):
+            qmp.command(sock, "qom-set", {"path": "/machine/peripheral/none",
+                                          "property": "temperature", "value": 1})
+    finally:
+        proc.kill()
+        proc.wait()

@@ -333,29 +333,14 @@ def _append(path: Path, text: str) -> None:
 
 
 def qmp(path: Path, command: str, arguments: dict | None = None, timeout: float = 10.0) -> dict:
-    """Run one QMP command on the monitor socket ``path``; return its ``return`` value."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(str(path))
-        reader = sock.makefile("rb")
-
-        def reply() -> dict:
-            while True:
-                line = reader.readline()
-                if not line:
-                    raise BoardHostError("QEMU closed its monitor", 500)
-                message = json.loads(line)
-                if "return" in message or "error" in message or "QMP" in message:
-                    return message
-
-        reply()                                          # the greeting
-        for execute, args in (("qmp_capabilities", None), (command, arguments)):
-            request = {"execute": execute, **({"arguments": args} if args else {})}
-            sock.sendall(json.dumps(request).encode() + b"\n")
-            answer = reply()
-            if "error" in answer:
-                raise BoardHostError(f"QMP {execute}: {answer['error'].get('desc')}", 500)
-        return answer.get("return", {})
+    """Run one QMP command on the monitor socket ``path`` (the runner's client,
+    :mod:`kiln.host.runner.qmp`); return its ``return`` value.  Raises
+    :class:`BoardHostError` (500) when QEMU refuses or does not answer."""
+    from kiln.host.runner import qmp as qmp_client
+    try:
+        return qmp_client.command(path, command, arguments, timeout)
+    except qmp_client.QmpError as exc:
+        raise BoardHostError(str(exc), 500) from None
 
 
 # -- the HTTP side ----------------------------------------------------------------------------

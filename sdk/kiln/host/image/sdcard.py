@@ -30,7 +30,7 @@ from pathlib import Path
 
 from kiln.boards import Board
 from kiln.errors import KilnError
-from kiln.host.image import cpio, genimage, kernel, mbr, recipe as recipe_mod
+from kiln.host.image import cpio, dtedit, genimage, kernel, mbr, recipe as recipe_mod
 from kiln.host.image.artifacts import ImageArtifacts
 from kiln.host.image.layout import OutLayout
 from kiln.host.image.progress import Progress
@@ -88,6 +88,7 @@ def pack(staged: StagedTree, board: Board, layout: OutLayout) -> ImageArtifacts:
     dtb_dir = ktree.modules_dir.parents[2] / "usr/lib" / f"linux-image-{ktree.abi}"
     for dtb in sd.dtbs:
         _copy(dtb_dir / dtb, boot / Path(dtb).name, f"linux-image-{ktree.abi}")
+        dtedit.apply_board(boot / Path(dtb).name, sd)   # the buses the board file enables
     initrd_name = boot_initrd_name(board)
     raw_size = _boot_initramfs(board, recipe, ktree, root, layout, boot / initrd_name)
     (boot / "config.txt").write_text(config_txt(board, initrd_name))

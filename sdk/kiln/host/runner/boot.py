@@ -57,6 +57,7 @@ def boot(board, image: BootImage, lab: NetLab, *, static: bool, timeout_s: float
          on_line: Callable[[float, str], bool | None] | None = None,
          on_spawn: Callable[[subprocess.Popen], None] | None = None,
          extra_cmdline: str = "", clock: Callable[[], float] = time.monotonic,
+         qmp_socket: Path | None = None, uart_socket: Path | None = None,
          ) -> tuple[console.ConsoleOutcome, float]:
     """Boot ``image`` on ``board`` attached to ``lab``'s tap; follow the console to the end.
 
@@ -65,11 +66,14 @@ def boot(board, image: BootImage, lab: NetLab, *, static: bool, timeout_s: float
     QEMU is stopped in every case before returning.  ``on_spawn(proc)`` is called with QEMU's
     ``Popen`` right after it starts (its pid is QEMU's).  Returns the console outcome and the
     ``clock()`` time QEMU was started at (line times in the outcome use the same clock).
-    Raises ``FileNotFoundError`` if the kernel or initramfs is missing.
+    ``qmp_socket``/``uart_socket``: QEMU listens there for QMP (:mod:`kiln.host.runner.qmp`)
+    and on the board's header UART.  Raises ``FileNotFoundError`` if the kernel or initramfs
+    is missing.
     """
     cmdline = guest_cmdline(image, lab, static, extra_cmdline)
-    argv = qemu.command(board, image.kernel, image.initrd, cmdline, lab.tap, dtb=image.dtb,
-                        sdcard=image.sdcard)
+    argv = qemu.arguments(board, image.kernel, image.initrd, cmdline, lab.tap, dtb=image.dtb,
+                          sdcard=image.sdcard, qmp_socket=qmp_socket,
+                          uart_socket=uart_socket).argv()
     started = clock()
     proc = lab.spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT)

@@ -67,6 +67,13 @@ def register(subparsers) -> None:
                       help="its WPA2 passphrase or WPA3 password")
     wifi.add_argument("--wifi-security", choices=("open", "wpa2", "wpa3"), default=None,
                       help="its security (default: wpa2 with a password, open without)")
+    p.add_argument("--qmp", metavar="SOCKET", type=Path, default=None,
+                   help="QEMU's QMP monitor on this Unix socket, for acting on the running "
+                        "board (kiln.host.runner.qmp: e.g. system_powerdown presses the "
+                        "virt boards' power button, BTN0)")
+    p.add_argument("--uart", metavar="SOCKET", type=Path, default=None,
+                   help="the board's header UART ([qemu] uart_serial, the Pis' PL011) on this "
+                        "Unix socket (QEMU listens; connect with e.g. socat)")
     p.add_argument("--timeout", metavar="S", type=float, default=None,
                    help="stop the guest after S seconds (default: run until it powers off)")
     p.set_defaults(func=run)
@@ -129,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
                                                "kiln.net=none" if owns_network else "") if part)
             outcome, _ = boot.boot(board, image, lab, static=bool(args.static),
                                    timeout_s=args.timeout, on_output=_stream,
-                                   extra_cmdline=extra)
+                                   extra_cmdline=extra, qmp_socket=args.qmp,
+                                   uart_socket=args.uart)
         finally:
             with signals.deferred():
                 lab.close()

@@ -55,7 +55,8 @@ class QemuArgs:
 def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
               console: str = "stdio", pidfile: Path | None = None,
               extra_args: Sequence[str] = (), dtb: Path | None = None,
-              sdcard: Path | None = None) -> QemuArgs:
+              sdcard: Path | None = None, uart_socket: Path | None = None,
+              qmp_socket: Path | None = None) -> QemuArgs:
     """QEMU booting ``kernel`` + ``initrd`` with ``cmdline`` on ``board``'s QEMU machine.
 
     The guest's NIC is attached to tap device ``tap``.  ``console``: ``"stdio"`` (QEMU's stdio
@@ -68,7 +69,13 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
     SD card (``-drive if=sd``).  The board's console is QEMU serial port ``[qemu]
     console_serial``; the ports before it (the PL011 when the console is the mini UART) are
     attached too: to the same stdio console, or to nothing under labgrid, whose driver adds
-    the console port last.  The binary is :func:`kiln.host.runner.qemutool.binary` (the host's
+    the console port last.  ``uart_socket``: the board's header UART (QEMU serial port
+    ``[qemu] uart_serial``, the PL011 on the Pis) becomes a Unix socket QEMU listens on at
+    that path (no wait: the guest runs whether or not a host program is connected), for
+    host-side programs to talk to the board's UART; without it that port goes where the other
+    ports before the console go.  The board's ``[qemu] test_devices`` (emulated I2C/SPI
+    peripherals) are always attached.  ``qmp_socket``: QEMU's QMP monitor listens on that Unix
+    socket (:mod:`kiln.host.runner.qmp`; under labgrid the driver has its own).  The binary is :func:`kiln.host.runner.qemutool.binary` (the host's
     QEMU, or the private newer copy a board's ``min_version`` needs).
 
     Raises ``FileNotFoundError`` naming a missing kernel, initramfs, DTB or SD image,
@@ -85,13 +92,27 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
         if path is not None and not Path(path).exists():     # (an SD card may be a device)
             raise FileNotFoundError(f"{what} image {path} does not exist")
     ports = spec.console_serial + 1           # the console and the serial ports before it
+    if uart_socket is not None and spec.uart_serial < 0:
+        raise ValueError(f"board {board.name} has no [qemu] uart_serial: no UART to connect")
+    uart = uart_socket is not None
+    uart_args = ["-chardev", f"socket,id=uart,path={uart_socket},server=on,wait=off"] \
+        if uart_socket is not None else []
     if console == "stdio":
-        mux = ",mux=on" if ports > 1 else ""
+        mux = ",mux=on" if ports - uart > 1 else ""
+        before = ["chardev:console"] * (ports - 1)
         console_args = ["-display", "none", "-monitor", "none",
-                        "-chardev", f"stdio,id=console,signal=off{mux}",
-                        *["-serial", "chardev:console"] * ports]
+                        "-chardev", f"stdio,id=console,signal=off{mux}"]
     else:
-        console_args = ["-no-shutdown", *["-serial", "null"] * (ports - 1)]
+        before = ["null"] * (ports - 1)
+        console_args = ["-no-shutdown"]
+    if uart:
+        before[spec.uart_serial] = "chardev:uart"
+    console_args += uart_args
+    for port in before:
+        console_args += ["-serial", port]
+    if console == "stdio":
+        console_args += ["-serial", "chardev:console"]
+
     boot_media = [*(["-dtb", str(dtb)] if dtb is not None else []),
                   *(["-drive", f"if=sd,format=raw,file={sdcard}"] if sdcard is not None else [])]
     args = [
@@ -103,6 +124,8 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
         "-initrd", str(initrd),
         *boot_media,
         *(["-pidfile", str(pidfile)] if pidfile is not None else []),
+        *(["-qmp", f"unix:{qmp_socket},server=on,wait=off"] if qmp_socket is not None else []),
+        *spec.test_devices,
         *extra_args,
     ]
     return QemuArgs(binary=qemutool.binary(board), machine=spec.machine, cpu=spec.cpu,

@@ -83,20 +83,13 @@ def pad_copy(image: Path, dest: Path) -> Path:
 def edit_dtb(dtb: Path, disable: tuple[str, ...], delete: tuple[str, ...]) -> None:
     """Set ``status = "disabled"`` on each node of ``disable`` and delete each ``node:prop``
     of ``delete``, in place (call it on a copy).  Raises :class:`SdBootError`."""
-    if (disable or delete) and shutil.which("fdtput") is None:
-        raise SdBootError("fdtput not found: apt-get install device-tree-compiler")
-    for node in disable:
-        _fdtput(["-t", "s", str(dtb), node, "status", "disabled"])
-    for entry in delete:
-        node, _, prop = entry.rpartition(":")
-        _fdtput(["-d", str(dtb), node, prop])
-
-
-def _fdtput(args: list[str]) -> None:
-    result = subprocess.run(["fdtput", *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise SdBootError(f"fdtput {' '.join(args)} failed: {result.stderr.strip()} (fix "
-                          f"[qemu] dtb_disable/dtb_delete in the board file)")
+    from kiln.host.image import dtedit
+    what = "fix [qemu] dtb_disable/dtb_delete in the board file"
+    try:
+        dtedit.set_status(dtb, disable, "disabled", what)
+        dtedit.delete_properties(dtb, delete, what)
+    except dtedit.DtEditError as exc:
+        raise SdBootError(str(exc)) from None
 
 
 def prepare(board, image: Path, workdir: Path):
