@@ -25,7 +25,7 @@ other groups, then the single tests, which fill both workers until the end.  Wit
 ``--no-loadscope-reorder`` xdist hands the units out in exactly this collection order.
 
 **Temporary files**: each process that runs tests gets ``TMPDIR`` (and :mod:`tempfile`'s
-default) set to a private directory, ``<tmp>/kiln-run-<run id>/<worker>`` (``gw0``, ``gw1``,
+default) set to a private directory, ``<tmp>/kiln-run-XXXXXXXX/<worker>`` (``gw0``, ``gw1``,
 or ``main`` without xdist), inherited by every program a test starts (``kiln farm``, labgrid,
 QEMU's wrappers, a nested pytest); it is removed when the process ends.  So a check such as
 "no ``kiln-farm-*`` directory is left behind" sees this worker's directories only, never another
@@ -40,7 +40,6 @@ locks (:mod:`kiln.host.filelock`).
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -85,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run_dir = os.environ.get(_RUN_DIR_ENV) if worker else None
     owns_run_dir = run_dir is None or not os.path.isdir(run_dir)
     if owns_run_dir:
-        run_dir = tempfile.mkdtemp(prefix=f"kiln-run-{secrets.token_hex(4)}-", dir=root)
+        run_dir = tempfile.mkdtemp(prefix="kiln-run-", dir=root)
         os.environ[_RUN_DIR_ENV] = run_dir          # inherited by xdist's workers
     private = Path(run_dir) / (worker or "main")
     private.mkdir(exist_ok=True)
