@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import threading
 from pathlib import Path
 from typing import Iterator
+
+_held = threading.local()       # lock files this thread holds (flock is per open file: a second
+                                # open of a held lock would wait for itself)
 
 
 def lock_file(path: Path | str) -> Path:
@@ -24,9 +29,18 @@ def lock_file(path: Path | str) -> Path:
 @contextlib.contextmanager
 def locked(path: Path | str) -> Iterator[None]:
     """Hold the exclusive lock of ``path`` (``flock`` on :func:`lock_file`); blocks until it
-    is free.  The lock goes with the process (a killed holder never leaves it taken)."""
-    lock = lock_file(path)
+    is free.  Re-entrant in one thread (a caller holding the lock may call code that takes it
+    again); the lock goes with the process (a killed holder never leaves it taken)."""
+    lock = lock_file(os.path.abspath(path))
+    held = _held.__dict__.setdefault("paths", set())
+    if lock in held:
+        yield
+        return
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+        held.add(lock)
+        try:
+            yield
+        finally:
+            held.discard(lock)
