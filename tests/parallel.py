@@ -1,11 +1,10 @@
 """How the suite runs on several workers (pytest-xdist) and beside other suites on one machine.
 
-``scripts/kiln-dev test`` runs ``pytest tests -n 2 --dist loadgroup --no-loadscope-reorder``:
-two worker processes, each test sent to whichever is free, except that tests sharing an
-expensive set-up travel together.  This plugin (loaded by ``tests/conftest.py``) decides which
-tests travel together and in what order the work is handed out, and gives every test process
-its own temporary directory.  It does the same whether or not xdist is active (plain
-``pytest`` keeps working, with the same order).
+``scripts/kiln-dev test`` runs ``pytest tests -n 2 --dist loadgroup``: two worker processes,
+each test sent to whichever is free, except that tests sharing an expensive set-up travel
+together.  This plugin (loaded by ``tests/conftest.py``) decides which tests travel together and
+in what order the work is handed out, and gives every test process its own temporary directory.
+Plain ``pytest`` (no ``-n``) runs the same tests in the same order.
 
 **Groups** (xdist's ``xdist_group`` mark; a test that already has one keeps it):
 
@@ -21,8 +20,15 @@ by this rule.  Mark ``@pytest.mark.xdist_group("name")`` only to group across mo
 
 **Order**: the groups known to be long start first (:data:`COST_S`, the measured serial seconds
 of docs/performance.md: the Buildroot build, the farm, the Wi-Fi and SD-card boots...), then the
-other groups, then the single tests, which fill both workers until the end.  With
-``--no-loadscope-reorder`` xdist hands the units out in exactly this collection order.
+other groups, then the single tests, which fill both workers until the end.
+
+**Scheduler**: with ``--dist loadgroup`` the controller uses ``GroupScheduling``, xdist's
+group scheduler reading the groups from the workers (each writes its collection's groups to
+``groups-<worker>.json`` in the run's directory) instead of from a ``@group`` suffix xdist adds
+to every node id -- a suffix pytest 9.2's structured node ids silently drop
+(pytest-dev/pytest-xdist#1386: every test then runs alone and two workers build the same
+Buildroot configuration).  It hands the units out in the collection order above (xdist's own
+reordering, biggest group first, is off).
 
 **Temporary files**: each process that runs tests gets ``TMPDIR`` (and :mod:`tempfile`'s
 default) set to a private directory, ``<tmp>/kiln-run-XXXXXXXX/<worker>`` (``gw0``, ``gw1``,
@@ -39,6 +45,7 @@ locks (:mod:`kiln.host.filelock`).
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -91,7 +98,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_private_key] = (private, Path(run_dir) if owns_run_dir else None)
     os.environ["TMPDIR"] = str(private)
     tempfile.tempdir = str(private)
-    config.pluginmanager.register(LongGroupsFirst(), "kiln-long-groups-first")
+    config.pluginmanager.register(LongGroupsFirst(Path(run_dir), worker),
+                                  "kiln-long-groups-first")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(GroupSchedulerPlugin(Path(run_dir)), "kiln-group-scheduler")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -163,7 +173,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 class LongGroupsFirst:
     """The second half of the collection hook, registered by :func:`pytest_configure`: it
-    must run after pytest has ordered the tests by fixture (a module holds one hook per name)."""
+    must run after pytest has ordered the tests by fixture (a module holds one hook per name).
+    In an xdist worker it also writes the groups for the controller's scheduler."""
+
+    def __init__(self, run_dir: Path, worker: str | None) -> None:
+        self.run_dir, self.worker = run_dir, worker
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -180,3 +194,61 @@ class LongGroupsFirst:
             (-_cost(groups[i]), first_seen[groups[i]], i) if groups[i] is not None
             else (1, 0, i)))
         items[:] = [items[i] for i in order]
+        if self.worker is not None:
+            write_groups(self.run_dir, self.worker,
+                         {items[i].nodeid: groups[i] for i in order if groups[i] is not None})
+
+
+def write_groups(run_dir: Path, worker: str, groups: dict[str, object]) -> None:
+    """Publish ``worker``'s ``nodeid -> group`` map (written aside, then renamed)."""
+    staging = run_dir / f".groups-{worker}.json"
+    staging.write_text(json.dumps({k: str(v) for k, v in groups.items()}))
+    staging.replace(run_dir / f"groups-{worker}.json")
+
+
+def read_groups(run_dir: Path) -> dict[str, str]:
+    """The groups the workers published (they collect the same tests: any one will do)."""
+    for path in sorted(run_dir.glob("groups-*.json")):
+        return json.loads(path.read_text())
+    return {}
+
+
+class GroupSchedulerPlugin:
+    """Makes xdist's controller use :class:`GroupScheduling` for ``--dist loadgroup``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log):
+        if config.getvalue("dist") != "loadgroup":
+            return None
+        config.option.loadscopereorder = False       # keep the collection order
+        return _group_scheduling_class()(config, log, self.run_dir)
+
+
+def _group_scheduling_class():
+    """:class:`GroupScheduling`, defined on first use (xdist is imported only where used)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        """xdist's scope scheduling with the workers' groups as scopes (a test without a group
+        is a scope of its own)."""
+
+        def __init__(self, config: pytest.Config, log, run_dir: Path) -> None:
+            super().__init__(config, log)
+            self.run_dir = run_dir
+            self.groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:         # first call: every worker has collected by now
+                self.groups = read_groups(self.run_dir)
+                if not self.groups:
+                    raise RuntimeError(f"no test groups published in {self.run_dir}: the "
+                                       "workers did not load tests/parallel.py")
+            plain = nodeid.rsplit("@", 1)[0] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
+            group = self.groups.get(nodeid) or self.groups.get(plain)
+            return f"group:{group}" if group is not None else nodeid
+
+    return GroupScheduling
+
