@@ -251,4 +251,3 @@ def _group_scheduling_class():
             return f"group:{group}" if group is not None else nodeid
 
     return GroupScheduling
-

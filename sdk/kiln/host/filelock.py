@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-_held = threading.local()       # lock files this thread holds (flock is per open file: a second
-                                # open of a held lock would wait for itself)
+# Lock files this thread holds: flock belongs to an open file, so a second open of a lock this
+# thread holds would wait for itself.
+_held = threading.local()
 
 
 def lock_file(path: Path | str) -> Path:
