@@ -193,10 +193,10 @@ class LongGroupsFirst:
         order = sorted(range(len(items)), key=lambda i: (
             (-_cost(groups[i]), first_seen[groups[i]], i) if groups[i] is not None
             else (1, 0, i)))
-        items[:] = [items[i] for i in order]
         if self.worker is not None:
-            write_groups(self.run_dir, self.worker,
-                         {items[i].nodeid: groups[i] for i in order if groups[i] is not None})
+            write_groups(self.run_dir, self.worker, {item.nodeid: group for item, group
+                                                     in zip(items, groups) if group is not None})
+        items[:] = [items[i] for i in order]
 
 
 def write_groups(run_dir: Path, worker: str, groups: dict[str, object]) -> None:
