@@ -206,11 +206,12 @@ def write_groups(run_dir: Path, worker: str, groups: dict[str, object]) -> None:
     staging.replace(run_dir / f"groups-{worker}.json")
 
 
-def read_groups(run_dir: Path) -> dict[str, str]:
-    """The groups the workers published (they collect the same tests: any one will do)."""
+def read_groups(run_dir: Path) -> dict[str, str] | None:
+    """The groups the workers published (they collect the same tests: any one will do);
+    None when none did."""
     for path in sorted(run_dir.glob("groups-*.json")):
         return json.loads(path.read_text())
-    return {}
+    return None
 
 
 class GroupSchedulerPlugin:
@@ -243,7 +244,7 @@ def _group_scheduling_class():
         def _split_scope(self, nodeid: str) -> str:
             if self.groups is None:         # first call: every worker has collected by now
                 self.groups = read_groups(self.run_dir)
-                if not self.groups:
+                if self.groups is None:
                     raise RuntimeError(f"no test groups published in {self.run_dir}: the "
                                        "workers did not load tests/parallel.py")
             plain = nodeid.rsplit("@", 1)[0] if nodeid.rfind("@") > nodeid.rfind("]") else nodeid
