@@ -29,6 +29,9 @@ import pytest
 
 from socket_faces import Face, load_face  # noqa: E402,F401  (shared with test modules)
 
+#: Workers, groups, order and private temporary directories of the whole suite (tests/parallel.py).
+pytest_plugins = ["parallel"]
+
 #: Default per-test time limit (seconds) of the ``watchdog`` fixture.
 WATCHDOG_SECONDS = 20
 #: Extra seconds after the soft limit before faulthandler kills the whole run (a test stuck in C

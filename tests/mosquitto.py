@@ -11,6 +11,7 @@ the ``mosquitto`` user could not read), without persistence, every message type 
 """
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +19,10 @@ import threading
 import time
 from pathlib import Path
 from typing import Callable, Sequence
+
+
+#: The line Mosquitto logs once every listener is bound.
+RUNNING_RE = re.compile(r"mosquitto version \S+ running")
 
 
 class BrokerError(RuntimeError):
@@ -76,11 +81,18 @@ def start(workdir: Path, listeners: Sequence[str], probe: tuple[str, int], *,
     conf.write_text("".join(block.rstrip("\n") + "\n" for block in listeners)
                     + f"allow_anonymous true\npersistence false\nlog_dest file {log}\n"
                       f"log_type all\nuser root\n")
+    logged_before = log.stat().st_size if log.exists() else 0     # a restart appends
     proc = spawn([binary(), "-c", str(conf)], stdin=subprocess.DEVNULL,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     broker = Broker(proc, conf, log)
     deadline = time.monotonic() + timeout_s
     while proc.poll() is None and time.monotonic() < deadline:
+        # Only after Mosquitto logged that it runs (every listener bound) does the probe count:
+        # a port picked free and taken meanwhile by another broker (a second test suite on the
+        # machine) answers the probe, while ours exits with "Address already in use".
+        if RUNNING_RE.search(broker.log_text()[logged_before:]) is None:
+            time.sleep(0.05)
+            continue
         with new_socket() as probe_sock:
             probe_sock.settimeout(1)
             try:

@@ -6,26 +6,12 @@ an exclusive lock and boots a private copy of its kernel and initramfs.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import shutil
 from pathlib import Path
-from typing import Iterator
 
+from kiln.host.filelock import locked  # noqa: F401 - also for tests running `kiln run --out-dir`
 from kiln.host.runner.boot import BootImage, from_artifacts
-
-
-@contextlib.contextmanager
-def locked(out_dir: Path) -> Iterator[None]:
-    """Hold the exclusive lock of image directory ``out_dir`` (blocks until it is free).
-
-    Also for tests running ``kiln run --out-dir out_dir``, which may rebuild the image.
-    """
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def session_image(board, app: Path, out_dir: Path, copy_dir: Path,

@@ -37,6 +37,7 @@ from kiln import boards as kiln_boards
 from kiln.errors import KilnError
 from kiln.host.buildroot import BUILDROOT_VERSION, boards as br_boards, checks, offline, tree
 from kiln.host.buildroot.cache import cache_dir, locked, repo_root
+from kiln.host.filelock import lock_file
 from kiln.host.image import appdir
 
 #: Kiln's packages in the tree; rebuilt when Kiln's sources or the app change.
@@ -259,7 +260,7 @@ def _prune_outputs(board_root: Path, keep: int) -> None:
     outs = [p for p in board_root.iterdir() if p.is_dir() and (p / ".kiln-last-used").is_file()]
     outs.sort(key=lambda p: (p / ".kiln-last-used").stat().st_mtime, reverse=True)
     for old in outs[keep:]:
-        with open(old.parent / f".{old.name}.lock", "w") as lock:
+        with open(lock_file(old), "w") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -9,11 +9,10 @@ step on each other.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 from pathlib import Path
-from typing import Iterator
+
+from kiln.host.filelock import locked  # noqa: F401 - the cache's writers lock with it
 
 
 def repo_root() -> Path:
@@ -32,14 +31,3 @@ def cache_dir() -> Path:
         path = base / "kiln" / "buildroot"
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock named after ``path`` (``<path>.lock`` beside it); blocks until
-    it is free."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield

@@ -3,7 +3,10 @@
 The host's dpkg database and apt configuration are never touched (no ``dpkg
 --add-architecture``): each architecture gets its own configuration, lists and state under
 ``out/apt/<arch>/`` (selected through ``APT_CONFIG``), and downloaded packages are cached in
-``out/cache/debs/<arch>/`` so a rebuild works offline and fast.
+``out/cache/debs/<arch>/`` so a rebuild works offline and fast.  Both are shared by every build
+of the architecture, also concurrent ones (two test workers, two boards): an index refresh and a
+download each hold the directory's file lock (apt-get refuses to share its lists directory, and
+two downloads of one ``.deb`` would write the same file).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import time
 from pathlib import Path
 
 from kiln.errors import KilnError
+from kiln.host.filelock import locked
 from kiln.host.image.packages import Index, Package
 from kiln.host.image.progress import Progress
 from kiln.host.image.recipe import Recipe
@@ -93,9 +97,14 @@ Acquire::Retries "3";
     def update(self, progress: Progress, force: bool = False) -> None:
         """Refresh the index when missing, older than the recipe allows, or ``force``.
 
-        Blocks on the network.  A failed refresh with an existing index only warns (offline
-        rebuilds keep working); without any index it raises :class:`AptError`.
+        Blocks on the network, and while another process refreshes the same index.  A failed
+        refresh with an existing index only warns (offline rebuilds keep working); without any
+        index it raises :class:`AptError`.
         """
+        with locked(self.root):
+            self._update(progress, force)
+
+    def _update(self, progress: Progress, force: bool) -> None:
         self.setup()
         age = self.index_age_hours()
         if not force and age is not None and age < self.recipe.max_index_age_hours:
@@ -128,7 +137,12 @@ Acquire::Retries "3";
         """Make sure every package's ``.deb`` is in the cache; return their paths in order.
 
         Cached files are checked against the index's SHA256 and fetched again when they differ.
+        Blocks while another process downloads into the same cache.
         """
+        with locked(self.debs_dir):
+            return self._download(packages, progress)
+
+    def _download(self, packages: list[Package], progress: Progress) -> list[Path]:
         missing = [p for p in packages if not _valid(self.debs_dir / p.deb_name, p)]
         if missing:
             size = sum(p.size for p in missing) / 1e6

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln.errors import KilnError
+from kiln.host.filelock import locked
 from kiln.host.image import elf
 from kiln.host.image.packages import Index, Package, ResolveError
 
@@ -46,12 +47,13 @@ def extract(deb: Path, dest: Path, image_pattern: str) -> KernelTree:
     ``image_pattern`` is the recipe's kernel image path with ``{abi}`` as placeholder.
     """
     marker = dest / ".kiln-extracted"
-    if not marker.exists() or marker.read_text() != deb.name:
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], check=True)
-        marker.write_text(deb.name)
+    with locked(dest):          # concurrent builds of one architecture share the cache
+        if not marker.exists() or marker.read_text() != deb.name:
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], check=True)
+            marker.write_text(deb.name)
     abis = sorted(p.name for p in (dest / "lib" / "modules").iterdir() if p.is_dir())
     if len(abis) != 1:
         raise KernelError(f"{deb.name}: expected one lib/modules/<abi> directory, found {abis}")

@@ -99,8 +99,11 @@ def _load_index(apt: PrivateApt) -> Index:
         except Exception:  # a stale or truncated cache is just rebuilt
             pass
     index = apt.load_index()
-    with pickled.open("wb") as f:
+    # Written aside and renamed: a concurrent build reads the old pickle or the new one whole.
+    staging = pickled.with_name(f".{pickled.name}.{os.getpid()}")
+    with staging.open("wb") as f:
         pickle.dump((key, index), f, protocol=pickle.HIGHEST_PROTOCOL)
+    staging.replace(pickled)
     return index
 
 
