@@ -56,8 +56,9 @@ import pytest
 #: Serial seconds of the longest groups (module file name -> seconds, docs/performance.md's
 #: first table); only their relative size matters: the longest units start first.
 COST_S = {
-    "test_buildroot_qemu.py": 800,      # the offline Buildroot build (cold: ~13 min)
+    "test_buildroot_qemu.py": 1500,     # the offline Buildroot build with TLS (cold: ~20-25 min)
     "test_sdcard_boards.py": 230,
+    "test_pins_qemu.py": 330,           # three boots (qemu-aarch64, qemu-arm, rpi3b), one group
     "test_farm.py": 160,
     "test_wifi.py": 120,                # per board
     "test_installed_package.py": 92,
