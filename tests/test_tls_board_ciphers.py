@@ -113,8 +113,13 @@ def test_raspberry_pi_boards_prefer_chacha_and_qemu_boards_keep_the_default():
     ("curves", "X25519", "[tls] curves is not a known key"),
 ])
 def test_bad_tls_tables_are_named(tmp_path, key, value, message):
-    data = tomllib.loads(boards.load("qemu-arm").source.read_text())
-    data.setdefault("tls", {})[key] = value
+    # The board file as it is, its [tls] table replaced by one with the bad key (the other
+    # tables -- arrays of tables among them -- stay as written).
+    lines = boards.load("qemu-arm").source.read_text().splitlines()
+    start = lines.index("[tls]") if "[tls]" in lines else len(lines)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    tls = tomllib.loads("\n".join(lines[start:end])).get("tls", {})
+    tls[key] = value
 
     def toml(v):
         if isinstance(v, list):
@@ -123,8 +128,8 @@ def test_bad_tls_tables_are_named(tmp_path, key, value, message):
             return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         return str(v).lower() if isinstance(v, bool) else str(v)
     path = tmp_path / "qemu-arm.toml"
-    path.write_text("".join(f"[{table}]\n" + "".join(f"{k} = {toml(v)}\n" for k, v in keys.items())
-                            + "\n" for table, keys in data.items()))
+    path.write_text("\n".join(lines[:start] + lines[end:]) + "\n\n[tls]\n"
+                    + "".join(f"{k} = {toml(v)}\n" for k, v in tls.items()))
     with pytest.raises(boards.BoardError) as err:
         boards.load_file(path)
     assert message in str(err.value) and str(path) in str(err.value)

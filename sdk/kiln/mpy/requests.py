@@ -134,11 +134,12 @@ def _port(text, url):
     return port
 
 
-def _tls_wrap(sock, host):
-    """``sock`` wrapped in TLS by the MicroPython face's ``ssl`` module (as micropython-lib
-    wraps it: no certificate check).  ImportError naming the fix on an image without TLS."""
+def _tls_wrap():
+    """The MicroPython face's ``ssl.wrap_socket`` (micropython-lib wraps with it: no
+    certificate check).  ImportError naming the fix on an image without TLS -- asked before
+    connecting, so no connection is opened for nothing."""
     from kiln.net import ussl
-    return ussl.wrap_socket(sock, server_hostname=host)
+    return ussl.wrap_socket
 
 
 def request(method, url, data=None, json=None, headers=None, stream=None, auth=None,
@@ -167,6 +168,7 @@ def _request(method, url, data, json, headers, stream, auth, timeout, parse_head
         headers["Authorization"] = "Basic " + str(token, "ascii")
 
     proto, host, port, path = _split_url(url)
+    wrap = _tls_wrap() if proto == "https:" else None
     ai = _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)[0]
     resp_d = {} if parse_headers is not False else None
 
@@ -175,8 +177,8 @@ def _request(method, url, data, json, headers, stream, auth, timeout, parse_head
         if timeout is not None:
             s.settimeout(timeout)
         s.connect(ai[-1])
-        if proto == "https:":
-            s = _tls_wrap(s, host)
+        if wrap is not None:
+            s = wrap(s, server_hostname=host)
         if "Host" not in headers:
             default = 80 if proto == "http:" else 443
             name = f"[{host}]" if ":" in host else host
