@@ -14,8 +14,8 @@ import re
 from kiln.hw import resolve
 
 
-class PinId(int):
-    """A pin of the board: an int with a ``name``."""
+class _NamedInt(int):
+    """An int with a ``name``, shown by its name (``D5 == 5``, ``repr(D5) == "D5"``)."""
 
     name: str
 
@@ -28,6 +28,10 @@ class PinId(int):
         return self.name
 
     __str__ = __repr__
+
+
+class PinId(_NamedInt):
+    """A pin of the board: an int with a ``name``."""
 
     @property
     def PWM(self):
@@ -35,20 +39,8 @@ class PinId(int):
         return self
 
 
-class BusId(int):
+class BusId(_NamedInt):
     """A bus or peripheral of the board (``I2C0``): an int with a ``name``."""
-
-    name: str
-
-    def __new__(cls, value: int, name: str):
-        obj = int.__new__(cls, value)
-        obj.name = name
-        return obj
-
-    def __repr__(self):
-        return self.name
-
-    __str__ = __repr__
 
 
 def pin_names() -> dict[str, PinId]:
