@@ -102,6 +102,10 @@ def test_env_directory_is_searched_first(tmp_path, monkeypatch):
     (lambda d: d.__setitem__("extra", {"a": "b"}), "unknown table [extra]"),
     (lambda d: d["board"].__setitem__("name", "other"), "but the file is named"),
     (lambda d: d["debian"].__setitem__("arch", " "), "[debian] arch must not be empty"),
+    (lambda d: d["qemu"].__setitem__("wires", ["/machine/a/out[0] /machine/b/in[0]"]),
+     "[qemu] wires has '/machine/a/out[0] /machine/b/in[0]'"),
+    (lambda d: d["qemu"].__setitem__("wires", ["gpio/out[0] -> /machine/b/in[0]"]),
+     "each wire is '/machine/<object>/<output link> -> /machine/<input>'"),
 ])
 def test_schema_violations_are_named(tmp_path, mutate, message):
     data = shipped("qemu-aarch64")
@@ -126,3 +130,23 @@ def test_image_copy_of_a_board_file_loads_under_another_name(tmp_path):
     with pytest.raises(boards.BoardError, match="but the file is named board.toml"):
         boards.load_file(copy)
     assert boards.load_file(copy, named_after_board=False).name == "qemu-arm"
+
+
+@pytest.mark.parametrize("entry", ["/soc/spi=/soc/gpio", "/soc/spi=/soc/gpio:8,x",
+                                   "soc/spi=/soc/gpio:8", "/soc/spi:8,7"])
+def test_sdcard_cs_gpios_entries_are_checked(tmp_path, entry):
+    data = shipped("rpi3b")
+    data["sdcard"]["dt_cs_gpios"] = [entry]
+    path = write(tmp_path, "rpi3b", data)
+    with pytest.raises(boards.BoardError, match=r"\[sdcard\] dt_cs_gpios entry .* is not "
+                                                r"/spi-node=/gpio-node:LINE,LINE"):
+        boards.load_file(path)
+
+
+def test_qemu_wires_become_qom_set_commands():
+    """rpi3b's flash chip select: the GPIO controller's output link 8 set to the flash's CS."""
+    [(execute, args)] = boards.load("rpi3b").qemu.wire_commands()
+    assert execute == "qom-set"
+    assert args == {"path": "/machine/soc/peripherals/gpio", "property": "unnamed-gpio-out[8]",
+                    "value": "/machine/peripheral/flash/ssi-gpio-cs[0]"}
+    assert boards.load("qemu-aarch64").qemu.wire_commands() == []

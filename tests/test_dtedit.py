@@ -55,6 +55,13 @@ def test_board_edits_enable_spi_with_spidev_and_free_the_pl011(dtb):
         assert fdtget(dtb, node, "compatible") == dtedit.SPIDEV_COMPATIBLE
         assert fdtget(dtb, node, "reg") == str(cs)
     assert "bluetooth" not in fdtget(dtb, "-l", "/soc/serial@7e201000").split()
+    # CE0/CE1 as active-low GPIOs of the GPIO controller (cs-gpios = <&gpio 8 1>, <&gpio 7 1>),
+    # the lines the board file names, the controller getting a phandle.
+    gpio = int(fdtget(dtb, "/soc/gpio@7e200000", "phandle"))
+    assert gpio not in (5, group)
+    lines = [int(n) for n in spec.dt_cs_gpios[0].rpartition(":")[2].split(",")]
+    assert [int(v) for v in fdtget(dtb, spi, "cs-gpios").split()] == \
+        [v for line in lines for v in (gpio, line, dtedit.GPIO_ACTIVE_LOW)]
 
 
 def test_a_node_the_dtb_lacks_is_named(dtb):
@@ -62,3 +69,5 @@ def test_a_node_the_dtb_lacks_is_named(dtb):
         dtedit.set_status(dtb, ["/soc/i2c@7e804000"], "okay")
     with pytest.raises(dtedit.DtEditError, match="spi0_gpio99"):
         dtedit.set_pinctrl(dtb, ["/soc/spi@7e204000=/soc/gpio@7e200000/spi0_gpio99"])
+    with pytest.raises(dtedit.DtEditError, match="gpio@7e300000"):
+        dtedit.set_cs_gpios(dtb, ["/soc/spi@7e204000=/soc/gpio@7e300000:8,7"])

@@ -56,6 +56,10 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
         # Pis), before console_serial: the tests connect it to a host-side Unix socket
         # (kiln.host.runner.qemu.arguments(uart_socket=)); absent: none.
         "uart_serial": (int, False),
+        # Wires between emulated devices that QEMU's command line cannot make, made over QMP
+        # before the guest runs: "<object>/<gpio-out link> -> <gpio-in>" (QOM paths, e.g. a
+        # BCM2835 GPIO output to a flash's chip select).  Test hardware, as test_devices.
+        "wires": (list, False),
     },
     "image": {"format": (str, True), "compression": (str, False)},
     # SD-card boards (image format "sdcard"): partitions and what goes on them (meaning of
@@ -71,10 +75,11 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
         # Debian's upstream DTBs cannot take (no __overrides__).  dt_enable: nodes set to
         # status "okay" (dtparam=spi=on); dt_remove: nodes deleted (dtoverlay=disable-bt: the
         # PL011 freed from Bluetooth); dt_spidev: "/node:CS" SPI children the init binds to
-        # spidev (/dev/spidevB.CS); dt_pinctrl: "/node=/pin-group-node" sets the node's
-        # default pin group.
+        # spidev (/dev/spidevB.CS); dt_pinctrl: "/node=/pin-group-node[,...]" sets the node's
+        # default pin groups; dt_cs_gpios: "/spi-node=/gpio-node:8,7" gives the SPI controller
+        # its chip selects as active-low GPIOs (cs-gpios, as Raspberry Pi's own DTBs have them).
         "dt_enable": (list, False), "dt_remove": (list, False), "dt_spidev": (list, False),
-        "dt_pinctrl": (list, False),
+        "dt_pinctrl": (list, False), "dt_cs_gpios": (list, False),
     },
     # What bsp.board.init() puts in a known state, and the default network interfaces.
     "bsp": {
@@ -131,6 +136,17 @@ class QemuSpec:
     dtb_delete: tuple[str, ...] = ()
     test_devices: tuple[str, ...] = ()     # QEMU arguments of the tests' emulated peripherals
     uart_serial: int = -1                  # QEMU serial port of the header UART (-1: none)
+    wires: tuple[str, ...] = ()            # "<object>/<gpio-out link> -> <gpio-in>" (QOM)
+
+    def wire_commands(self) -> list[tuple[str, dict]]:
+        """The QMP commands making :attr:`wires` (``qom-set`` of each output's link property
+        to its input), to run before the guest starts."""
+        commands = []
+        for wire in self.wires:
+            out, _, into = (part.strip() for part in wire.partition("->"))
+            obj, _, prop = out.rpartition("/")
+            commands.append(("qom-set", {"path": obj, "property": prop, "value": into}))
+        return commands
 
     def nic(self, netdev: str) -> list[str]:
         """QEMU arguments attaching the board's NIC to the ``-netdev`` whose id is ``netdev``."""
@@ -157,6 +173,7 @@ class SdcardSpec:
     dt_remove: tuple[str, ...] = ()        # DT nodes deleted
     dt_spidev: tuple[str, ...] = ()        # "/spi-node:CS" children bound to spidev at boot
     dt_pinctrl: tuple[str, ...] = ()       # "/node=/pin-group-node": the node's default pins
+    dt_cs_gpios: tuple[str, ...] = ()      # "/spi-node=/gpio-node:L0,L1": active-low chip selects
 
 
 @dataclass(frozen=True)
@@ -288,10 +305,10 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
     lists += [("sdcard", k) for k in ("config_txt", "firmware", "dtbs", "boot_modules",
                                       "apt_components", "lib_firmware", "lib_firmware_links")
               if sd and k in sd]
-    lists += [("qemu", k) for k in ("append", "dtb_disable", "dtb_delete", "test_devices")
-              if q and k in q]
-    lists += [("sdcard", k) for k in ("dt_enable", "dt_remove", "dt_spidev", "dt_pinctrl")
-              if sd and k in sd]
+    lists += [("qemu", k) for k in ("append", "dtb_disable", "dtb_delete", "test_devices",
+                                    "wires") if q and k in q]
+    lists += [("sdcard", k) for k in ("dt_enable", "dt_remove", "dt_spidev", "dt_pinctrl",
+                                      "dt_cs_gpios") if sd and k in sd]
     lists += [("bsp", key) for key in ("leds_off", "interfaces_down") if bsp and key in bsp]
     lists += [("tls", "modules")] if tls and "modules" in tls else []
     for table, key in lists:
@@ -310,6 +327,12 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         if q.get("uart_serial", -1) >= q.get("console_serial", 0):
             _fail(source, "qemu", "uart_serial", "must be a serial port before the console's "
                                                  "(console_serial)")
+        for wire in q.get("wires", ()):
+            out, arrow, into = (part.strip() for part in wire.partition("->"))
+            if not (arrow and out.startswith("/machine/") and into.startswith("/machine/")
+                    and out.rpartition("/")[2] and " " not in out + into):
+                _fail(source, "qemu", "wires", f"has {wire!r}: each wire is "
+                      f"'/machine/<object>/<output link> -> /machine/<input>' (QOM paths)")
         if sd is not None and not q.get("dtb"):
             _fail(source, "qemu", "dtb", "is missing: an SD-card board under QEMU needs the "
                                          "DTB QEMU loads (one of [sdcard] dtbs, by file name)")
@@ -335,8 +358,17 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
                 _fail(source, "sdcard", "dt_spidev", f"entry {entry!r} is not /spi-node:CS")
         for entry in sd.get("dt_pinctrl", ()):
             node, _, pins = entry.partition("=")
-            if not node.startswith("/") or not pins.startswith("/"):
-                _fail(source, "sdcard", "dt_pinctrl", f"entry {entry!r} is not /node=/pin-node")
+            if not node.startswith("/") or not all(g.strip().startswith("/")
+                                                   for g in pins.split(",")):
+                _fail(source, "sdcard", "dt_pinctrl", f"entry {entry!r} is not "
+                                                      f"/node=/pin-node[,/pin-node]")
+        for entry in sd.get("dt_cs_gpios", ()):
+            node, _, rest = entry.partition("=")
+            gpio, _, lines = rest.rpartition(":")
+            if not (node.startswith("/") and gpio.startswith("/") and lines
+                    and all(n.isdigit() for n in lines.split(","))):
+                _fail(source, "sdcard", "dt_cs_gpios", f"entry {entry!r} is not "
+                                                       f"/spi-node=/gpio-node:LINE,LINE")
     if bsp and bsp.get("wifi_radio", "onboard") not in WIFI_RADIOS:
         _fail(source, "bsp", "wifi_radio", f"is {bsp['wifi_radio']!r}; expected one of "
                                            f"{WIFI_RADIOS}")
@@ -383,7 +415,8 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
                       dtb_disable=tuple(q.get("dtb_disable", ())),
                       dtb_delete=tuple(q.get("dtb_delete", ())),
                       test_devices=tuple(q.get("test_devices", ())),
-                      uart_serial=q.get("uart_serial", -1)) if q else None,
+                      uart_serial=q.get("uart_serial", -1),
+                      wires=tuple(q.get("wires", ()))) if q else None,
         image_format=img["format"], compression=compression, source=source,
         sdcard=SdcardSpec(
             firmware_package=sd["firmware_package"], firmware=tuple(sd["firmware"]),
@@ -396,7 +429,8 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
             lib_firmware_links=tuple(sd.get("lib_firmware_links", ())),
             dt_enable=tuple(sd.get("dt_enable", ())), dt_remove=tuple(sd.get("dt_remove", ())),
             dt_spidev=tuple(sd.get("dt_spidev", ())),
-            dt_pinctrl=tuple(sd.get("dt_pinctrl", ()))) if sd else None,
+            dt_pinctrl=tuple(sd.get("dt_pinctrl", ())),
+            dt_cs_gpios=tuple(sd.get("dt_cs_gpios", ()))) if sd else None,
         bsp_leds_off=tuple(bsp.get("leds_off", ())),
         bsp_interfaces_down=tuple(bsp.get("interfaces_down", ())),
         eth_iface=bsp.get("eth", "eth0"), wifi_iface=bsp.get("wifi", "wlan0"),

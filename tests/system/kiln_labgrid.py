@@ -26,8 +26,9 @@ States, in order (``transition()`` walks forward through them; going back means 
 
 Console reads go through :meth:`KilnStrategy.expect`, which keeps the whole boot's console
 text (:attr:`KilnStrategy.transcript`) whoever asked for a line: the strategy's own transitions
-or the test.  Nothing here knows QEMU, except :class:`QEMUNetLinkDriver`, which a QEMU place's
-environment file lists (``envs/qemu.yaml``).
+or the test.  Nothing here knows QEMU, except the two drivers a QEMU place's environment file
+lists (``envs/qemu.yaml``): :class:`KilnQEMUDriver` (labgrid's QEMUDriver making the board's
+``[qemu] wires`` before the guest runs) and :class:`QEMUNetLinkDriver`.
 
 Environment files name this module in ``imports:`` (as ``kiln_labgrid``: imported once, so the
 classes register with labgrid once); the system tests put ``tests/system`` on ``sys.path``.
@@ -36,14 +37,17 @@ from __future__ import annotations
 
 import codecs
 import enum
+import json
 import re
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path, PurePath
 
 import attr
 import pexpect
-from labgrid.driver import Driver
+from labgrid.driver import Driver, ExecutionError, QEMUDriver
 from labgrid.factory import target_factory
 from labgrid.protocol import DigitalOutputProtocol
 from labgrid.step import step
@@ -58,6 +62,7 @@ EXIT_LINE = EXIT_LINE_RE.pattern + r"\r?\n"
 _READ_CHUNK = 65536
 _POLL_S = 0.5
 _OPTIONAL_STR = attr.validators.optional(attr.validators.instance_of(str))
+QUIT_TIMEOUT_S = 30.0     # KilnQEMUDriver.off(): QMP quit, then QEMU is killed
 
 
 class Status(enum.Enum):
@@ -255,3 +260,51 @@ class QEMUNetLinkDriver(Driver, DigitalOutputProtocol):
     @Driver.check_active
     def get(self):
         return self._up
+
+
+@target_factory.reg_driver
+@attr.s(eq=False)
+class KilnQEMUDriver(QEMUDriver):
+    """labgrid's QEMUDriver, plus the board's ``[qemu] wires``: ``wires`` is the JSON list of
+    ``[execute, arguments]`` QMP commands (:meth:`kiln.boards.QemuSpec.wire_commands`), run
+    after QEMU started stopped and before the driver's ``cont`` lets the guest run (what
+    ``kiln run`` does on its own QMP socket).  A real board's wires are wires."""
+
+    wires = attr.ib(default="[]", validator=attr.validators.instance_of(str))
+
+    def __attrs_post_init__(self):
+        super().__attrs_post_init__()
+        self._wire_commands = [(c, a) for c, a in json.loads(self.wires)]
+        self._wired = False
+
+    def on(self):
+        self._wired = False
+        super().on()
+
+    def off(self):
+        """labgrid's off (QMP ``quit``), except that a QEMU whose main loop hangs -- it then
+        answers neither QMP nor SIGTERM -- is killed after :data:`QUIT_TIMEOUT_S` instead of
+        blocking the test run forever (labgrid's QMP reads have no timeout); that raises."""
+        child = self._child
+        if not self.status or child is None:
+            return super().off()
+        killer = threading.Timer(QUIT_TIMEOUT_S, child.kill)
+        killer.start()
+        try:
+            super().off()
+        except Exception:
+            if child.poll() is None or child.returncode != -signal.SIGKILL:
+                raise
+            child.wait()
+            self._child, self.status = None, 0
+            raise ExecutionError(f"QEMU did not quit within {QUIT_TIMEOUT_S} s (its main loop "
+                                 f"hung): killed") from None
+        finally:
+            killer.cancel()
+
+    def monitor_command(self, command, arguments={}):
+        if command == "cont" and not self._wired:
+            self._wired = True
+            for execute, args in self._wire_commands:
+                super().monitor_command(execute, args)
+        return super().monitor_command(command, arguments)

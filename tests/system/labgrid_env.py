@@ -18,6 +18,7 @@ QEMUDriver takes the QEMU binary as a path, not an argv, so ``LG_KILN_QEMU`` is 
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 from pathlib import Path
@@ -70,7 +71,8 @@ def boot_variables(board, image: BootImage, lab: NetLab, cmdline: str,
     whichever host runs it, writes its pid); a QEMU board also ``LG_KILN_QEMU`` (the lab's
     wrapper script), ``LG_KILN_QEMU_MACHINE``, ``_CPU``, ``_MEMORY`` and ``_ARGS`` (its NIC on
     ``lab``'s tap; ``pidfile``: where QEMU writes its pid; ``uart_socket``: the Unix socket
-    QEMU listens on for the board's header UART, ``[qemu] uart_serial``).
+    QEMU listens on for the board's header UART, ``[qemu] uart_serial``) and
+    ``LG_KILN_QEMU_WIRES`` (the board's ``[qemu] wires`` as QMP commands, JSON).
     """
     variables = {"LG_KILN_BOARD": board.name, "LG_KILN_KERNEL": str(image.kernel),
                  "LG_KILN_INITRD": str(image.initrd), "LG_KILN_CMDLINE": cmdline,
@@ -88,6 +90,7 @@ def boot_variables(board, image: BootImage, lab: NetLab, cmdline: str,
             "LG_KILN_QEMU_CPU": args.cpu,
             "LG_KILN_QEMU_MEMORY": args.memory,
             "LG_KILN_QEMU_ARGS": shlex.join(args.args),
+            "LG_KILN_QEMU_WIRES": json.dumps(board.qemu.wire_commands()),
         })
     return variables
 

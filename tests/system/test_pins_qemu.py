@@ -8,8 +8,9 @@ What each board's QEMU emulates (board_configs/, ``[qemu] test_devices``):
   ~100 ms later it falls); on qemu-aarch64 an Intel 6300ESB watchdog on PCI (Debian's armmp
   kernel has no driver for it, so qemu-arm has no watchdog).
 * ``rpi3b`` (``raspi3b``, QEMU 10): the BCM2835 GPIO, I2C (a TMP105 at 0x48 and an EEPROM at
-  0x50 on i2c1) and SPI (an N25Q128 flash on spi0) controllers, and the PL011 connected to a
-  Unix socket the test talks through (``Guest.uart_socket``).
+  0x50 on i2c1) and SPI (an N25Q128 flash on spi0, its chip select wired to GPIO 8 over QMP:
+  ``[qemu] wires``) controllers, and the PL011 connected to a Unix socket the test talks
+  through (``Guest.uart_socket``).
 
 The image's app is ``apps/pins/`` with only the check modules the board's hardware serves
 (:data:`PLANS`) and the programs the plan runs: each face's checks print ``CHECK`` lines (the
@@ -75,8 +76,9 @@ VIRT = dict(checks={"micropython": ("gpio_button",), "zerynth": ("gpio_button",)
 PLANS = {
     "qemu-aarch64": Plan(**VIRT, last="watchdog:micropython"),
     "qemu-arm": Plan(**VIRT),
-    "rpi3b": Plan(checks={"micropython": ("i2c_tmp105", "spi_flash", "uart", "gpio_pi"),
-                          "zerynth": ("i2c_eeprom", "spi_flash", "gpio_pi")},
+    "rpi3b": Plan(checks={"micropython": ("i2c_tmp105", "spi_flash", "uart", "gpio_pi",
+                                          "pwm_sysfs"),
+                          "zerynth": ("i2c_eeprom", "spi_flash", "gpio_pi", "pwm_sysfs")},
                   programs=("sensor:micropython:120:lines=14", "Interrupt:zerynth:90:lines=6"),
                   examples=("Interrupt",)),
 }
@@ -407,9 +409,36 @@ def test_micropython_i2c_sensor_and_eeprom(pins):
 
 
 @pytest.mark.parametrize("board_name", boards_with("micropython.spi_flash"))
-def test_micropython_spi_flash_id(pins):
+def test_micropython_spi_flash_id_and_page_program(pins):
     facts = needs(pins, "micropython.spi_flash").facts
     assert facts["id"] == facts["again"] == facts["third"] == FLASH_ID, facts
+    # Page program + read back: works only because the chip select toggles between commands
+    # (GPIO 8 -> the flash's CS, the board's [qemu] wires); erased first, so the page was 0xFF.
+    assert facts["erased_ff"] == "True", facts
+    assert facts["back_ok"] == "True", facts
+
+
+@pytest.mark.parametrize("board_name", boards_with("micropython.pwm_sysfs"))
+def test_micropython_pwm_on_the_kernels_pwm_class(pins):
+    """machine.PWM(Pin("GPIO18")) drives PWM0 (the board file's channel, enabled on the header
+    by the image's DTB edits; pwm-bcm2835 bound): what it set is what the kernel's sysfs PWM
+    class holds (period|duty_cycle|enable|polarity), MicroPython's units converted."""
+    facts = needs(pins, "micropython.pwm_sysfs").facts
+    assert facts["chip"].startswith("pwmchip"), facts
+    assert facts["first"] == f"1000000|{round(1_000_000 * 16384 / 65535)}|1|normal", facts
+    assert facts["second"] == "500000|100000|1|normal", facts
+    assert (facts["freq"], facts["duty_ns"]) == ("2000", "100000"), facts
+    assert facts["duty_u16"] == str(round(100000 * 65535 / 500000)), facts
+    assert facts["third"] == "200000|200000|1|inversed", facts     # polarity set while off
+    assert facts["exported_after_deinit"] == "False", facts
+
+
+@pytest.mark.parametrize("board_name", boards_with("zerynth.pwm_sysfs"))
+def test_zerynth_pwm_write_on_the_kernels_pwm_class(pins):
+    facts = needs(pins, "zerynth.pwm_sysfs").facts
+    assert facts["millis"] == "20000000|5000000|1", facts          # MILLIS, the default unit
+    assert facts["micros"] == "500000|125000|1", facts
+    assert facts["stopped"] == "unexported", facts
 
 
 @pytest.mark.parametrize("board_name", boards_with("micropython.uart"))
@@ -441,9 +470,10 @@ def test_zerynth_i2c_eeprom_and_sensor(pins):
 
 
 @pytest.mark.parametrize("board_name", boards_with("zerynth.spi_flash"))
-def test_zerynth_spi_flash_id(pins):
+def test_zerynth_spi_flash_id_and_page_program(pins):
     facts = needs(pins, "zerynth.spi_flash").facts
     assert facts["id"] == facts["again"] == FLASH_ID, facts
+    assert facts["back_ok"] == "True", facts
 
 
 @pytest.mark.parametrize("board_name", boards_with("zerynth.gpio_pi"))

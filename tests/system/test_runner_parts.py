@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import os
 import shlex
 import socket
@@ -310,6 +311,8 @@ def test_runner_and_labgrid_place_start_qemu_with_the_same_arguments(name, tmp_p
     # The strategy binds the place's power and console (here both QEMU) and its cable switch.
     assert strategy.power is driver and strategy.console is driver
     assert type(strategy.cable).__name__ == "QEMUNetLinkDriver"
+    # The place makes the board's [qemu] wires over QMP before the guest runs, as kiln run does.
+    assert [tuple(w) for w in json.loads(driver.wires)] == board.qemu.wire_commands()
     assert strategy.sdmux is None and strategy.storage is None and strategy.board == name
 
 
@@ -439,3 +442,33 @@ def test_qmp_client_runs_a_command_and_names_refusals(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_board_wires_are_made_on_the_boards_qemu(tmp_path):
+    """Every board's ``[qemu] wires`` against its own QEMU (started stopped, with the board's
+    test devices): the QMP commands the runner and the labgrid place send are accepted, and
+    each output link then names its input (rpi3b: GPIO 8, the kernel's CE0, drives the
+    N25Q128's chip select)."""
+    import subprocess as _subprocess
+    from kiln.host.runner import qemutool, qmp
+    wired = [boards.load(n) for n in BOARDS if boards.load(n).qemu.wires]
+    assert "rpi3b" in [b.name for b in wired]
+    for board in wired:
+        qemutool.ensure(board)
+        sock = tmp_path / f"{board.name}.sock"
+        proc = _subprocess.Popen([qemutool.binary(board), "-M", board.qemu.machine, "-S",
+                                  "-display", "none", "-qmp", f"unix:{sock},server=on,wait=off",
+                                  *board.qemu.test_devices], stderr=_subprocess.DEVNULL)
+        try:
+            commands = board.qemu.wire_commands()
+            qmp.commands(sock, commands, connect_timeout=30)
+            for _, args in commands:
+                assert qmp.command(sock, "qom-get", {"path": args["path"],
+                                                     "property": args["property"]}) \
+                    == args["value"], (board.name, args)
+            with pytest.raises(qmp.QmpError, match="QMP qom-set .*unnamed-gpio-out"):
+                qmp.commands(sock, [("qom-set", {**commands[0][1],
+                                                 "value": "/machine/peripheral/none"})])
+        finally:
+            proc.kill()
+            proc.wait()

@@ -24,6 +24,21 @@ NO_CS = SPI_NO_CS
 DEFAULT_BUFSIZ = 4096
 
 
+cdef int _check_options(length, speed_hz, delay_us) except -1:
+    """transfer()'s optional arguments: ints (not bools) in their ranges."""
+    for pname, pv in (("length", length), ("speed_hz", speed_hz), ("delay_us", delay_us)):
+        if pv is not None and (isinstance(pv, bool) or not isinstance(pv, int)):
+            raise TypeError(f"transfer() argument '{pname}' must be an int, not "
+                            f"{type(pv).__name__}")
+    if not 0 <= speed_hz <= 0xFFFFFFFF:
+        raise ValueError(f"transfer() argument 'speed_hz' must be an int in "
+                         f"0..4294967295, got {speed_hz!r}")
+    if not 0 <= delay_us <= 0xFFFF:
+        raise ValueError(f"transfer() argument 'delay_us' must be an int in 0..65535, got "
+                         f"{delay_us!r}")
+    return 0
+
+
 cdef class SPIDevice(Device):
     """One spidev device (a bus and a chip select), opened read-write.
 
@@ -122,16 +137,8 @@ cdef class SPIDevice(Device):
         cdef Py_buffer tv, rv
         cdef bint has_tx = False, has_rx = False
         cdef Py_ssize_t n = -1
-        for pname, pv in (("length", length), ("speed_hz", speed_hz), ("delay_us", delay_us)):
-            if pv is not None and (isinstance(pv, bool) or not isinstance(pv, int)):
-                raise TypeError(f"transfer() argument '{pname}' must be an int, not "
-                                f"{type(pv).__name__}")
-        if not 0 <= speed_hz <= 0xFFFFFFFF:
-            raise ValueError(f"transfer() argument 'speed_hz' must be an int in "
-                             f"0..4294967295, got {speed_hz!r}")
-        if not 0 <= delay_us <= 0xFFFF:
-            raise ValueError(f"transfer() argument 'delay_us' must be an int in 0..65535, got "
-                             f"{delay_us!r}")
+        if not (speed_hz is 0 and delay_us is 0 and length is None):   # the common call
+            _check_options(length, speed_hz, delay_us)
         self.check("transfer")
         memset(&x, 0, sizeof(x))
         try:

@@ -250,7 +250,7 @@ class Place:
     def power_on(self) -> None:
         """Boot the card in the plugged lab (no-op when already on).  Blocks until QEMU runs
         (its QMP socket is up).  Raises :class:`BoardHostError`."""
-        from kiln.host.runner import netns, qemu, sdboot
+        from kiln.host.runner import netns, qemu, qmp, sdboot
         from kiln.host.runner.netlab import TAP_NAME
         with self._lock:
             if self.powered:
@@ -278,6 +278,7 @@ class Place:
             except KilnError as exc:
                 raise BoardHostError(f"{self.spec.name} does not boot: {exc}") from None
             self.qmp_path.unlink(missing_ok=True)
+            wires = self.board.qemu.wire_commands()     # made before the guest runs
             fd = self.serial.fileno()
             console = ["-display", "none",
                        "-chardev", f"socket,id=console,fd={fd},server=on,wait=off",
@@ -288,7 +289,7 @@ class Place:
                                       " ".join(cmdline.read_text().split()), TAP_NAME,
                                       console="labgrid",
                                       pidfile=Path(self.pidfile) if self.pidfile else None,
-                                      extra_args=console)
+                                      extra_args=console, stopped=bool(wires))
             except (KilnError, OSError, ValueError) as exc:
                 raise BoardHostError(f"{self.spec.name} does not boot: {exc}", 500) from None
             with open(self.dir / "qemu.log", "wb") as log:
@@ -306,6 +307,13 @@ class Place:
                 log_text = (self.dir / "qemu.log").read_text(errors="replace").strip()
                 raise BoardHostError(f"QEMU of {self.spec.name} did not start: "
                                      f"{log_text[-400:] or 'no output'}", 500)
+            if wires:
+                try:
+                    qmp.commands(self.qmp_path, [*wires, ("cont", None)])
+                except (KilnError, OSError) as exc:
+                    self._stop()
+                    raise BoardHostError(f"QEMU of {self.spec.name}: its [qemu] wires were "
+                                         f"not made: {exc}", 500) from None
 
     def power_off(self) -> None:
         with self._lock:

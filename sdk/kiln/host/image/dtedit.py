@@ -4,7 +4,8 @@
 Two users, both driven only by board data:
 
 * the SD-card packer (:mod:`kiln.host.image.sdcard`) applies the board file's
-  ``[sdcard] dt_enable``/``dt_remove``/``dt_spidev``/``dt_pinctrl`` to every DTB the image ships.
+  ``[sdcard] dt_enable``/``dt_remove``/``dt_spidev``/``dt_pinctrl``/``dt_cs_gpios`` to every
+  DTB the image ships.
   That is what ``dtparam=spi=on`` or ``dtoverlay=disable-bt`` in ``config.txt`` do with the
   Raspberry Pi firmware's own DTBs; Debian's upstream DTBs have no ``__overrides__`` (and no
   ``__symbols__`` for overlays), so the firmware cannot apply those lines to them;
@@ -79,14 +80,32 @@ def add_spidev(dtb: Path, entries, what: str = "fix the board file") -> None:
 
 
 def set_pinctrl(dtb: Path, entries, what: str = "fix the board file") -> None:
-    """For each ``"/node=/pin-group-node"`` make the pin group the node's only default
-    (``pinctrl-names = "default"``, ``pinctrl-0 = <&group>``), giving the group a phandle
-    when it has none."""
+    """For each ``"/node=/pin-group-node[,/pin-group-node...]"`` make the pin groups the
+    node's only default (``pinctrl-names = "default"``, ``pinctrl-0 = <&group ...>``), giving
+    a group a phandle when it has none."""
     for entry in entries:
-        node, _, pins = entry.partition("=")
-        phandle = _phandle(dtb, pins, what)
+        node, _, groups = entry.partition("=")
+        phandles = [str(_phandle(dtb, group.strip(), what)) for group in groups.split(",")]
         _run("fdtput", ["-t", "s", str(dtb), node, "pinctrl-names", "default"], what)
-        _run("fdtput", ["-t", "u", str(dtb), node, "pinctrl-0", str(phandle)], what)
+        _run("fdtput", ["-t", "u", str(dtb), node, "pinctrl-0", *phandles], what)
+
+
+GPIO_ACTIVE_LOW = 1               # include/dt-bindings/gpio/gpio.h
+
+
+def set_cs_gpios(dtb: Path, entries, what: str = "fix the board file") -> None:
+    """For each ``"/spi-node=/gpio-node:L0,L1"`` set the SPI controller's ``cs-gpios`` to
+    those lines of the GPIO controller, active low (chip select N = the N-th line), as the
+    Raspberry Pi's own DTBs do (``cs-gpios = <&gpio 8 1>, <&gpio 7 1>``): the SPI core then
+    drives them with the right polarity -- without it Debian's spi-bcm2835 makes its own
+    GPIO chip selects, active high."""
+    for entry in entries:
+        node, _, rest = entry.partition("=")
+        gpio, _, lines = rest.rpartition(":")
+        phandle = _phandle(dtb, gpio, what)
+        cells = [str(v) for line in lines.split(",") for v in (phandle, int(line),
+                                                                GPIO_ACTIVE_LOW)]
+        _run("fdtput", ["-t", "u", str(dtb), node, "cs-gpios", *cells], what)
 
 
 def _phandle(dtb: Path, node: str, what: str) -> int:
@@ -104,10 +123,12 @@ def _phandle(dtb: Path, node: str, what: str) -> int:
 
 def apply_board(dtb: Path, sdcard) -> None:
     """Apply an ``[sdcard]`` table's ``dt_*`` edits (:class:`kiln.boards.SdcardSpec`) to
-    ``dtb`` in place: pin groups, then enabled nodes, removed nodes, spidev children.
+    ``dtb`` in place: pin groups, then enabled nodes, removed nodes, chip-select GPIOs,
+    spidev children.
     Blocks for well under a second.  Raises :class:`DtEditError` naming the edit."""
     what = f"fix [sdcard] dt_* of the board file ({dtb.name})"
     set_pinctrl(dtb, sdcard.dt_pinctrl, what)
     set_status(dtb, sdcard.dt_enable, "okay", what)
     delete_nodes(dtb, sdcard.dt_remove, what)
+    set_cs_gpios(dtb, sdcard.dt_cs_gpios, what)
     add_spidev(dtb, sdcard.dt_spidev, what)

@@ -12,12 +12,13 @@ from typing import Callable
 
 from kiln.host import proc as proc_mod
 from kiln.host.image.cmdline import NetConfig
-from kiln.host.runner import console, qemu, sdboot
+from kiln.host.runner import console, qemu, qmp, sdboot
 from kiln.host.runner.bootimage import BootImage
 from kiln.host.runner.netlab import NetLab
 
 POWEROFF_GRACE_S = 15.0  # after the exit line, how long the guest gets to power off
 QEMU_STOP_GRACE_S = 5.0  # after SIGTERM, how long QEMU gets to exit before SIGKILL
+WIRE_WAIT_S = 30.0       # how long a QEMU started stopped gets to open its QMP socket
 
 
 def from_artifacts(artifacts, board, workdir: Path | None = None) -> BootImage:
@@ -71,13 +72,18 @@ def boot(board, image: BootImage, lab: NetLab, *, static: bool, timeout_s: float
     is missing.
     """
     cmdline = guest_cmdline(image, lab, static, extra_cmdline)
+    wires = board.qemu.wire_commands() if board.qemu is not None else []
+    if wires and qmp_socket is None:
+        qmp_socket = Path(lab.workdir) / "qmp-wires.sock"
     argv = qemu.arguments(board, image.kernel, image.initrd, cmdline, lab.tap, dtb=image.dtb,
                           sdcard=image.sdcard, qmp_socket=qmp_socket,
-                          uart_socket=uart_socket).argv()
+                          uart_socket=uart_socket, stopped=bool(wires)).argv()
     started = clock()
     proc = lab.spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                      stderr=subprocess.STDOUT)
     try:
+        if wires:                 # QEMU waits stopped (-S) until its wires are made
+            qmp.commands(qmp_socket, [*wires, ("cont", None)], connect_timeout=WIRE_WAIT_S)
         if on_spawn:
             on_spawn(proc)
         outcome = console.follow(proc.stdout.fileno(), timeout_s, on_output, on_line, clock)

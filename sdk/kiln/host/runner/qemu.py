@@ -56,7 +56,7 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
               console: str = "stdio", pidfile: Path | None = None,
               extra_args: Sequence[str] = (), dtb: Path | None = None,
               sdcard: Path | None = None, uart_socket: Path | None = None,
-              qmp_socket: Path | None = None) -> QemuArgs:
+              qmp_socket: Path | None = None, stopped: bool = False) -> QemuArgs:
     """QEMU booting ``kernel`` + ``initrd`` with ``cmdline`` on ``board``'s QEMU machine.
 
     The guest's NIC is attached to tap device ``tap``.  ``console``: ``"stdio"`` (QEMU's stdio
@@ -75,8 +75,12 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
     host-side programs to talk to the board's UART; without it that port goes where the other
     ports before the console go.  The board's ``[qemu] test_devices`` (emulated I2C/SPI
     peripherals) are always attached.  ``qmp_socket``: QEMU's QMP monitor listens on that Unix
-    socket (:mod:`kiln.host.runner.qmp`; under labgrid the driver has its own).  The binary is :func:`kiln.host.runner.qemutool.binary` (the host's
-    QEMU, or the private newer copy a board's ``min_version`` needs).
+    socket (:mod:`kiln.host.runner.qmp`; under labgrid the driver has its own).  ``stopped``:
+    QEMU starts with the CPUs stopped (``-S``) until QMP ``cont`` -- for the board's ``[qemu]
+    wires`` (:meth:`kiln.boards.QemuSpec.wire_commands`), made before the guest runs; labgrid's
+    driver always starts QEMU stopped.  The binary is
+    :func:`kiln.host.runner.qemutool.binary` (the host's QEMU, or the private newer copy a
+    board's ``min_version`` needs).
 
     Raises ``FileNotFoundError`` naming a missing kernel, initramfs, DTB or SD image,
     ``ValueError`` for an unknown console or a board without a ``[qemu]`` table,
@@ -125,6 +129,7 @@ def arguments(board, kernel: Path, initrd: Path, cmdline: str, tap: str, *,
         *boot_media,
         *(["-pidfile", str(pidfile)] if pidfile is not None else []),
         *(["-qmp", f"unix:{qmp_socket},server=on,wait=off"] if qmp_socket is not None else []),
+        *(["-S"] if stopped else []),
         *spec.test_devices,
         *extra_args,
     ]

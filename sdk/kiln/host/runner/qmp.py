@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from typing import Sequence
 
 from kiln.errors import KilnError
+from kiln.host.proc import wait_until
 
 
 class QmpError(KilnError):
@@ -25,28 +27,56 @@ def command(path: Path, execute: str, arguments: dict | None = None,
     """Run QMP command ``execute`` with ``arguments`` on the monitor socket ``path``; return
     its ``return`` value.  Blocks up to ``timeout`` s per reply; raises :class:`QmpError`
     (and ``OSError`` when nothing listens at ``path``)."""
+    return commands(path, [(execute, arguments)], timeout)[-1]
+
+
+def commands(path: Path, requests: Sequence[tuple[str, dict | None]], timeout: float = 10.0,
+             connect_timeout: float = 0.0) -> list[dict]:
+    """Run each ``(execute, arguments)`` of ``requests`` in order on one connection to the
+    monitor socket ``path``; return their ``return`` values.  ``connect_timeout``: seconds to
+    wait for QEMU to listen at ``path`` (a QEMU just started).  Blocks up to ``timeout`` s per
+    reply; raises :class:`QmpError` at the first refused command (the ones before it ran), and
+    ``OSError`` when nothing listens at ``path``."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
-        sock.connect(str(path))
-        reader = sock.makefile("rb")
+        _connect(sock, path, connect_timeout)
+        with sock.makefile("rb") as reader:    # (a makefile keeps the fd open: closed here)
 
-        def reply() -> dict:
-            while True:
-                try:
-                    line = reader.readline()
-                except socket.timeout:
-                    raise QmpError(f"QEMU did not answer within {timeout} s") from None
-                if not line:
-                    raise QmpError("QEMU closed its monitor")
-                message = json.loads(line)
-                if "return" in message or "error" in message or "QMP" in message:
-                    return message
+            def reply() -> dict:
+                while True:
+                    try:
+                        line = reader.readline()
+                    except socket.timeout:
+                        raise QmpError(f"QEMU did not answer within {timeout} s") from None
+                    if not line:
+                        raise QmpError("QEMU closed its monitor")
+                    message = json.loads(line)
+                    if "return" in message or "error" in message or "QMP" in message:
+                        return message
 
-        reply()                                          # the greeting
-        for name, args in (("qmp_capabilities", None), (execute, arguments)):
-            request = {"execute": name, **({"arguments": args} if args else {})}
-            sock.sendall(json.dumps(request).encode() + b"\n")
-            answer = reply()
-            if "error" in answer:
-                raise QmpError(f"QMP {name}: {answer['error'].get('desc')}")
-        return answer.get("return", {})
+            reply()                                          # the greeting
+            results = []
+            for name, args in (("qmp_capabilities", None), *requests):
+                request = {"execute": name, **({"arguments": args} if args else {})}
+                sock.sendall(json.dumps(request).encode() + b"\n")
+                answer = reply()
+                if "error" in answer:
+                    said = f" {json.dumps(args)}" if args else ""
+                    raise QmpError(f"QMP {name}{said}: {answer['error'].get('desc')}")
+                results.append(answer.get("return", {}))
+            return results[1:]
+
+
+def _connect(sock: socket.socket, path: Path, wait_s: float) -> None:
+    """Connect ``sock`` to ``path``, retrying for ``wait_s`` s while nothing listens yet."""
+    last: list[OSError] = []
+
+    def attempt() -> bool:
+        try:
+            sock.connect(str(path))
+            return True
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            last[:] = [exc]
+            return False
+    if not wait_until(attempt, wait_s, interval_s=0.05):
+        raise last[0]
