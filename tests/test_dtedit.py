@@ -18,8 +18,13 @@ SOURCE = """/dts-v1/;
         #address-cells = <1>; #size-cells = <1>;
         gpio@7e200000 { reg = <0x7e200000 0x100>;
             spi0_gpio7: spi0_gpio7 { brcm,pins = <7 8 9 10 11>; };
+            pwm0_gpio18 { brcm,pins = <18>; };
+            pwm1_gpio19 { brcm,pins = <19>; };
+            pwm0_gpio40 { brcm,pins = <40>; phandle = <7>; };
             other: other { phandle = <5>; };
         };
+        pwm@7e20c000 { reg = <0x7e20c000 0x28>; status = "okay"; pinctrl-names = "default";
+                       pinctrl-0 = <7>; };
         spi@7e204000 { reg = <0x7e204000 0x200>; #address-cells = <1>; #size-cells = <0>;
                        status = "disabled"; };
         serial@7e201000 { reg = <0x7e201000 0x200>; status = "okay";
@@ -55,6 +60,11 @@ def test_board_edits_enable_spi_with_spidev_and_free_the_pl011(dtb):
         assert fdtget(dtb, node, "compatible") == dtedit.SPIDEV_COMPATIBLE
         assert fdtget(dtb, node, "reg") == str(cs)
     assert "bluetooth" not in fdtget(dtb, "-l", "/soc/serial@7e201000").split()
+    # The PWM moved from the audio pins (GPIO40/41) to the header's GPIO18/19: both groups.
+    groups = [int(fdtget(dtb, f"/soc/gpio@7e200000/{g}", "phandle"))
+              for g in ("pwm0_gpio18", "pwm1_gpio19")]
+    assert [int(v) for v in fdtget(dtb, "/soc/pwm@7e20c000", "pinctrl-0").split()] == groups
+    assert len(set(groups) | {5, 7, group}) == 5
     # CE0/CE1 as active-low GPIOs of the GPIO controller (cs-gpios = <&gpio 8 1>, <&gpio 7 1>),
     # the lines the board file names, the controller getting a phandle.
     gpio = int(fdtget(dtb, "/soc/gpio@7e200000", "phandle"))
