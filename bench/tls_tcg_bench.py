@@ -94,6 +94,8 @@ def run(board_name: str, reps: int, seconds: float, variants: str, only: str) ->
             m = LINE_RE.search(line)
             if m:
                 results.append((m.group(1), m.group(2), json.loads(m.group(3))))
+            elif "BENCH-INFO" in line:
+                print(line.strip().replace("BENCH-INFO", "guest:"), flush=True)
             return "BENCH done" in line
 
         with NetLab() as lab:
@@ -138,13 +140,17 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--variants", default="c,kiln,kiln-noktls,cpython")
     p.add_argument("--only", default="hs.ecdsa,hs.rsa,bulk.send,bulk.recv")
+    p.add_argument("--json", help="also write every run's client result here")
     args = p.parse_args(argv)
     t0 = time.monotonic()
     results = run(args.board, args.reps, args.seconds, args.variants, args.only)
     print(table(results))
+    ktls = {v: sorted({json.dumps(r[2].get("ktls")) for r in results if r[1] == v})
+            for v in dict.fromkeys(r[1] for r in results)}
     print(f"(one boot of {args.board}, {args.reps} repetitions of {args.seconds:g} s each, "
-          f"{time.monotonic() - t0:.0f} s; kTLS active: "
-          f"{sorted({r[2].get('ktls') for r in results if r[1] != 'c'})})")
+          f"{time.monotonic() - t0:.0f} s; kTLS as each client reported it: {ktls})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
 
 
