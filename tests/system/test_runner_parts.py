@@ -472,3 +472,39 @@ def test_board_wires_are_made_on_the_boards_qemu(tmp_path):
         finally:
             proc.kill()
             proc.wait()
+
+
+def test_labgrid_qemu_driver_kills_a_qemu_that_no_longer_answers(tmp_path, monkeypatch):
+    """KilnQEMUDriver.off(): a QEMU whose main loop hangs answers neither QMP ``quit`` nor
+    SIGTERM (seen when an emulated DMA loop held it); labgrid would wait forever for the
+    reply.  Here QEMU is frozen with SIGSTOP: off() kills it after QUIT_TIMEOUT_S and raises
+    naming the hang; a QEMU that answers quits as before.  (The guest runs garbage as its
+    kernel: only QEMU itself matters.)"""
+    import signal as _signal
+    import kiln_labgrid
+    from labgrid.driver import ExecutionError
+    board = boards.load("qemu-aarch64")
+    image = BootImage(tmp_path / "vmlinuz", tmp_path / "initrd", board.cmdline)
+    image.kernel.write_bytes(b"\0" * 4096)
+    image.initrd.write_bytes(b"\0" * 4096)
+    monkeypatch.setattr(kiln_labgrid, "QUIT_TIMEOUT_S", 2.0)
+    with NetLab() as lab:
+        for frozen in (False, True):
+            env = open_environment(QEMU_PLACE, boot_variables(board, image, lab, "x"))
+            try:
+                target = env.get_target(TARGET)
+                driver = target.get_driver("QEMUDriver")
+                driver.on()
+                child = driver._child
+                if frozen:
+                    os.kill(child.pid, _signal.SIGSTOP)
+                    t0 = time.monotonic()
+                    with pytest.raises(ExecutionError, match="did not quit within 2.0 s"):
+                        driver.off()
+                    assert time.monotonic() - t0 < 15
+                else:
+                    driver.off()
+                assert child.poll() is not None and driver.status == 0
+            finally:
+                target.deactivate_all_drivers()
+                env.cleanup()
