@@ -68,7 +68,9 @@ def boot(board, image: BootImage, lab: NetLab, *, static: bool, timeout_s: float
     ``Popen`` right after it starts (its pid is QEMU's).  Returns the console outcome and the
     ``clock()`` time QEMU was started at (line times in the outcome use the same clock).
     ``qmp_socket``/``uart_socket``: QEMU listens there for QMP (:mod:`kiln.host.runner.qmp`)
-    and on the board's header UART.  Raises ``FileNotFoundError`` if the kernel or initramfs
+    and on the board's header UART.  A board with ``[qemu] wires`` gets them over QMP before
+    the guest runs (QEMU starts stopped; its QMP socket is in the lab's directory unless
+    ``qmp_socket`` is given).  Raises ``FileNotFoundError`` if the kernel or initramfs
     is missing.
     """
     cmdline = guest_cmdline(image, lab, static, extra_cmdline)
