@@ -687,9 +687,13 @@ def test_semaphore_at_zero_waits_for_a_release():
     """acquire() without a timeout blocks until another thread releases (it must not take
     CPython's timeout=-1 as expired), and takes the one released."""
     sem = zthreading.Semaphore(0)
-    std_threading.Timer(0.1, sem.release).start()
-    start = time.monotonic()
-    assert sem.acquire() is True and time.monotonic() - start >= 0.1
+    released = []
+
+    def release():
+        released.append(True)                           # before the release: then acquire()
+        sem.release()                                   # may return, not before
+    std_threading.Timer(0.1, release).start()
+    assert sem.acquire() is True and released == [True]
     assert sem.acquire(False) is False
     std_threading.Timer(0.05, sem.release).start()
     with sem:                                           # __enter__ waits as acquire() does
