@@ -77,7 +77,7 @@ PLANS = {
     "qemu-aarch64": Plan(**VIRT, last="watchdog:micropython"),
     "qemu-arm": Plan(**VIRT),
     "rpi3b": Plan(checks={"micropython": ("i2c_tmp105", "spi_flash", "uart", "gpio_pi",
-                                          "pwm_sysfs"),
+                                          "pwm_sysfs", "fd_cycles"),
                           "zerynth": ("i2c_eeprom", "spi_flash", "gpio_pi", "pwm_sysfs")},
                   programs=("sensor:micropython:120:lines=14", "Interrupt:zerynth:90:lines=6"),
                   examples=("Interrupt",)),
@@ -431,6 +431,17 @@ def test_micropython_pwm_on_the_kernels_pwm_class(pins):
     assert facts["duty_u16"] == str(round(100000 * 65535 / 500000)), facts
     assert facts["third"] == "200000|200000|1|inversed", facts     # polarity set while off
     assert facts["exported_after_deinit"] == "False", facts
+
+
+@pytest.mark.parametrize("board_name", boards_with("micropython.fd_cycles"))
+def test_no_fd_leak_over_10000_cycles_of_the_real_devices(pins):
+    """10,000 cycles of the GPIO chip + a line request, the I2C adapter + a register read, the
+    spidev + a JEDEC read, machine.SPI + deinit: the app holds as many descriptors after them
+    as before, and the last transfers still read the devices."""
+    facts = needs(pins, "micropython.fd_cycles").facts
+    assert facts["cycles"] == "10000", facts
+    assert facts["fds_after"] == facts["fds_before"], facts
+    assert facts["jedec"] == FLASH_ID, facts
 
 
 @pytest.mark.parametrize("board_name", boards_with("zerynth.pwm_sysfs"))
