@@ -65,7 +65,7 @@ class BuildrootBoard:
     name: str                   # Buildroot-style name: configs/kiln_<name>_defconfig
     board_dir: str              # folder of the br2-external tree holding its files
     upstream: str               # the Buildroot defconfig whose kernel/firmware lines it uses
-    cpu: str = ""               # BR2_<cpu> for hardware boards (QEMU boards: [qemu] cpu)
+    cpu: str = ""               # BR2_<cpu> of a board without [qemu] cpu in its board file
     patch_dir: str = ""         # BR2_GLOBAL_PATCH_DIR (upstream hashes of kernel tarballs)
     kernel: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
@@ -81,7 +81,7 @@ class BuildrootBoard:
 BOARDS: dict[str, BuildrootBoard] = {b.kiln_board: b for b in (
     BuildrootBoard(
         kiln_board="rpi3b", name="raspberrypi3_64", board_dir="board/raspberrypi3-64",
-        upstream="raspberrypi3_64_defconfig", cpu="cortex_a53",
+        upstream="raspberrypi3_64_defconfig",
         patch_dir="board/raspberrypi/patches",
         kernel=(*_RPI_KERNEL, 'BR2_LINUX_KERNEL_INTREE_DTS_NAME="broadcom/bcm2710-rpi-3-b"',
                 *_RPI_KERNEL_TAIL),
@@ -91,7 +91,7 @@ BOARDS: dict[str, BuildrootBoard] = {b.kiln_board: b for b in (
         wifi_firmware=_RPI_WIFI_FIRMWARE, host=_RPI_HOST),
     BuildrootBoard(
         kiln_board="rpi4b", name="raspberrypi4_64", board_dir="board/raspberrypi4-64",
-        upstream="raspberrypi4_64_defconfig", cpu="cortex_a72",
+        upstream="raspberrypi4_64_defconfig",
         patch_dir="board/raspberrypi/patches",
         kernel=(*_RPI_KERNEL, 'BR2_LINUX_KERNEL_INTREE_DTS_NAME="broadcom/bcm2711-rpi-4-b"',
                 *_RPI_KERNEL_TAIL),
@@ -101,7 +101,7 @@ BOARDS: dict[str, BuildrootBoard] = {b.kiln_board: b for b in (
     BuildrootBoard(
         kiln_board="rpi-zero2w", name="raspberrypizero2w_64",
         board_dir="board/raspberrypizero2w-64", upstream="raspberrypizero2w_64_defconfig",
-        cpu="cortex_a53", patch_dir="board/raspberrypi/patches",
+        patch_dir="board/raspberrypi/patches",
         kernel=(*_RPI_KERNEL,
                 'BR2_LINUX_KERNEL_INTREE_DTS_NAME="broadcom/bcm2710-rpi-zero-2-w"',
                 *_RPI_KERNEL_TAIL),
