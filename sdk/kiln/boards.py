@@ -141,12 +141,19 @@ class QemuSpec:
     def wire_commands(self) -> list[tuple[str, dict]]:
         """The QMP commands making :attr:`wires` (``qom-set`` of each output's link property
         to its input), to run before the guest starts."""
-        commands = []
-        for wire in self.wires:
-            out, _, into = (part.strip() for part in wire.partition("->"))
-            obj, _, prop = out.rpartition("/")
-            commands.append(("qom-set", {"path": obj, "property": prop, "value": into}))
-        return commands
+        return [("qom-set", dict(zip(("path", "property", "value"), parse_wire(wire))))
+                for wire in self.wires]
+
+
+def parse_wire(wire: str) -> tuple[str, str, str] | None:
+    """``"/machine/<object>/<output link> -> /machine/<input>"`` as (object, output link,
+    input) QOM paths; None when ``wire`` is not of that form."""
+    out, arrow, into = (part.strip() for part in wire.partition("->"))
+    obj, _, prop = out.rpartition("/")
+    if arrow and obj.startswith("/machine/") and prop and into.startswith("/machine/") \
+            and " " not in out + into:
+        return obj, prop, into
+    return None
 
     def nic(self, netdev: str) -> list[str]:
         """QEMU arguments attaching the board's NIC to the ``-netdev`` whose id is ``netdev``."""
@@ -328,9 +335,7 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
             _fail(source, "qemu", "uart_serial", "must be a serial port before the console's "
                                                  "(console_serial)")
         for wire in q.get("wires", ()):
-            out, arrow, into = (part.strip() for part in wire.partition("->"))
-            if not (arrow and out.startswith("/machine/") and into.startswith("/machine/")
-                    and out.rpartition("/")[2] and " " not in out + into):
+            if parse_wire(wire) is None:
                 _fail(source, "qemu", "wires", f"has {wire!r}: each wire is "
                       f"'/machine/<object>/<output link> -> /machine/<input>' (QOM paths)")
         if sd is not None and not q.get("dtb"):
