@@ -144,6 +144,10 @@ class QemuSpec:
         return [("qom-set", dict(zip(("path", "property", "value"), parse_wire(wire))))
                 for wire in self.wires]
 
+    def nic(self, netdev: str) -> list[str]:
+        """QEMU arguments attaching the board's NIC to the ``-netdev`` whose id is ``netdev``."""
+        return [arg.replace("{netdev}", netdev) for arg in self.nic_args]
+
 
 def parse_wire(wire: str) -> tuple[str, str, str] | None:
     """``"/machine/<object>/<output link> -> /machine/<input>"`` as (object, output link,
@@ -154,10 +158,6 @@ def parse_wire(wire: str) -> tuple[str, str, str] | None:
             and " " not in out + into:
         return obj, prop, into
     return None
-
-    def nic(self, netdev: str) -> list[str]:
-        """QEMU arguments attaching the board's NIC to the ``-netdev`` whose id is ``netdev``."""
-        return [arg.replace("{netdev}", netdev) for arg in self.nic_args]
 
 
 @dataclass(frozen=True)
