@@ -9,7 +9,9 @@ What is installed comes from one declaration, ``sdk/kiln/payload.py``:
   board-side payload only -- no host tooling, no command, no build-time dependencies;
 - with ``KILN_TLS=0`` (python-kiln without BR2_PACKAGE_PYTHON_KILN_TLS): without the TLS layer
   (``kiln.net.tls``, which links OpenSSL); the faces' ``ssl``/``tls`` then raise ImportError
-  naming the fix.
+  naming the fix;
+- with ``KILN_OPENSSL_STATIC=DIR`` (python-kiln with BR2_PACKAGE_PYTHON_KILN_TLS_OWN_OPENSSL):
+  the TLS layer with ``DIR/libssl.a`` and ``DIR/libcrypto.a`` linked inside it.
 
 Every ``.pyx`` is compiled as an extension module named after its path
 (``sdk/kiln/net/core.pyx`` -> ``kiln.net.core``).  Cross-compiling works through the standard
@@ -36,10 +38,24 @@ PACKAGE_DIRS = {pkg: os.path.relpath(path, ROOT)
                 for pkg, path in payload["existing_packages"](str(ROOT)).items()}
 
 
+OPENSSL_STATIC = os.environ.get(payload["OPENSSL_STATIC_ENV"], "")
+
+
+def extension(name, pyx):
+    """One Cython module; a TLS module with ``$KILN_OPENSSL_STATIC`` links OpenSSL's static
+    libraries of that directory inside itself (``payload.EMBEDDED_OPENSSL_*``)."""
+    if OPENSSL_STATIC and name in payload["TLS_MODULES"]:
+        return Extension(name, [pyx], extra_compile_args=list(
+            payload["EXTRA_COMPILE_ARGS"] + payload["EMBEDDED_OPENSSL_COMPILE_ARGS"]),
+            extra_objects=[os.path.join(OPENSSL_STATIC, f"lib{lib}.a")
+                           for lib in payload["EXTENSION_LIBRARIES"][name]],
+            extra_link_args=list(payload["EMBEDDED_OPENSSL_LINK_ARGS"]), libraries=["pthread"])
+    return Extension(name, [pyx], extra_compile_args=list(payload["EXTRA_COMPILE_ARGS"]),
+                     libraries=list(payload["EXTENSION_LIBRARIES"].get(name, ())))
+
+
 def extensions():
-    exts = [Extension(name, [os.path.relpath(pyx, ROOT)],
-                      extra_compile_args=list(payload["EXTRA_COMPILE_ARGS"]),
-                      libraries=list(payload["EXTENSION_LIBRARIES"].get(name, ())))
+    exts = [extension(name, os.path.relpath(pyx, ROOT))
             for name, pyx in payload["extension_sources"](PACKAGE_DIRS, BOARD_ONLY, WITH_TLS)]
     return cythonize(exts, compiler_directives=payload["CYTHON_DIRECTIVES"],
                      include_path=[str(ROOT / "sdk")], quiet=True)

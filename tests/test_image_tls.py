@@ -3,6 +3,12 @@ qemu-aarch64 image with such an app (warm caches: well under a minute) and check
 and its reason, OpenSSL linked from the target's packages, the CA bundle as Debian's
 ca-certificates would make it, kernel TLS loaded at boot, and a TLS handshake of the image's
 own Python and OpenSSL (under qemu-user) with a CPython server on loopback.
+
+That app's ``import ssl`` also keeps CPython's ``_ssl``, so the image shares Debian's libssl3.
+A second image, whose app uses only Kiln's TLS (MicroPython's ``tls``), carries Kiln's own
+OpenSSL inside the TLS module instead (:mod:`kiln.host.image.openssl`): no Debian libssl, the
+same handshake, and TLS 1.2 / ChaCha20-Poly1305 / client-certificate checks of what the
+recipe kept.
 """
 from __future__ import annotations
 
@@ -29,6 +35,22 @@ def app(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tls-app") / "main.py"
     path.write_text(APP)
     return path
+
+
+OWN_APP = "# Kiln's TLS only\nimport tls\n\nprint(tls.PROTOCOL_TLS_CLIENT)\n"
+
+
+@pytest.fixture(scope="module")
+def own_root(tmp_path_factory):
+    """The unpacked image of an app that imports only MicroPython's ``tls``."""
+    path = tmp_path_factory.mktemp("own-openssl-app") / "main.py"
+    path.write_text(OWN_APP)
+    arts = image.ensure(BOARD, app=path, out_dir=out_root() / "test-image" / f"{BOARD}-own-tls",
+                        progress=True)
+    assert arts.tls
+    root = tmp_path_factory.mktemp("own-openssl-root")
+    cpio.extract(cpio.read_newc(cpio.decompress(arts.initrd)), root)
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +97,89 @@ def test_tls_layer_links_the_images_openssl(artifacts, unpacked):
     # OpenSSL's default provider is built into libcrypto: the pruned module dirs are not needed.
     assert not list(unpacked.glob("usr/lib/*/ossl-modules")) and \
         not list(unpacked.glob("usr/lib/*/engines-3"))
+
+
+def test_openssl_is_shared_with_cpythons_ssl(unpacked):
+    """The ``ssl`` app keeps CPython's ``_ssl``, a second user of Debian's libssl3: one copy."""
+    from kiln.host.image import openssl
+    (so,) = unpacked.glob("usr/lib/python3/dist-packages/kiln/net/tls.*.so")
+    users = openssl.users(unpacked, "aarch64-linux-gnu", [so])
+    assert any("/lib-dynload/_ssl." in u for u in users), users
+
+
+def test_kilns_own_openssl_is_inside_the_tls_module_when_nothing_else_needs_one(own_root):
+    from kiln.host.image import openssl
+    (so,) = own_root.glob("usr/lib/python3/dist-packages/kiln/net/tls.cpython-311-*.so")
+    info = elf.read(so)
+    assert info.machine == "aarch64"
+    assert not {"libssl.so.3", "libcrypto.so.3"} & set(info.needed), info.needed
+    assert not list(own_root.rglob("libssl.so*")) and not list(own_root.rglob("libcrypto.so*"))
+    assert openssl.users(own_root, "aarch64-linux-gnu", [so]) == []
+    # OpenSSL's symbols stay inside the module (a CPython _ssl loaded beside it keeps its own).
+    exported = subprocess.run(["aarch64-linux-gnu-nm", "-D", "--defined-only", str(so)],
+                              capture_output=True, text=True, check=True).stdout
+    assert "SSL_new" not in exported and "EVP_" not in exported
+    assert "PyInit_tls" in exported
+
+
+def test_kilns_own_openssl_handshakes_with_what_the_recipe_kept(own_root, tmp_path):
+    """TLS 1.3 and TLS 1.2 with ChaCha20-Poly1305, ECDSA certificates both ways (the server
+    requires the board's), against CPython servers, under qemu-user; OpenSSL's version is the
+    recipe's source."""
+    pki = TestPki(tmp_path / "pki")
+    leaf = pki.issue("localhost", dns=("localhost",))
+    client = pki.issue("board", client=True)
+    ports, threads, listeners = [], [], []
+    for version, ciphers in ((ssl.TLSVersion.TLSv1_3, None),
+                             (ssl.TLSVersion.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305:"
+                                                      "ECDHE-RSA-CHACHA20-POLY1305")):
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(leaf.cert, leaf.key)
+        server.load_verify_locations(pki.ca.cert)
+        server.verify_mode = ssl.CERT_REQUIRED
+        server.minimum_version = server.maximum_version = version
+        if ciphers:
+            server.set_ciphers(ciphers)
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(120)
+
+        def serve(listener=listener, server=server):
+            conn, _ = listener.accept()
+            with server.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(b"peer " + tls.getpeercert()["subject"][0][0][1].encode())
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        ports.append(listener.getsockname()[1])
+        threads.append(thread)
+        listeners.append(listener)
+    code = f"""
+from kiln.net import usocket, utls, ussl
+for port in {ports!r}:
+    ctx = utls.SSLContext(utls.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile={str(pki.ca.cert)!r})
+    ctx.load_cert_chain({str(client.cert)!r}, {str(client.key)!r})
+    s = usocket.socket()
+    s.settimeout(60)
+    s.connect(("127.0.0.1", port))
+    t = ctx.wrap_socket(s, server_hostname="localhost")
+    print(t.read(10), t.cipher())
+    t.close()
+print(ussl.OPENSSL_VERSION)
+"""
+    try:
+        result = run_target(own_root, code)
+    finally:
+        for thread in threads:
+            thread.join(30)
+        for listener in listeners:
+            listener.close()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "b'peer board' ('TLS_AES_256_GCM_SHA384', 'TLSv1.3')", lines
+    assert lines[1] == ("b'peer board' ('TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', "
+                        "'TLSv1.2')"), lines
+    assert lines[2].startswith("OpenSSL 3.6.3 "), lines
 
 
 def test_ca_bundle_is_every_certificate_of_ca_certificates(artifacts, unpacked, tmp_path):

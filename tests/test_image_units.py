@@ -215,6 +215,7 @@ def test_tls_is_decided_by_the_apps_code(tmp_path):
 def test_tls_part_of_the_shipped_recipe():
     r = recipe.load()
     assert {"libssl3", "ca-certificates"} <= set(r.tls.part.packages)
+    assert r.tls.openssl.source and r.tls.openssl.configure
     assert "tls" in r.tls.part.modules and r.tls.part.python == ("encodings.idna",)
     assert r.tls.part.keep == ("etc/ssl/certs/ca-certificates.crt",)
     with_tls, without = r.content(False, (), True), r.content(False, (), False)
@@ -279,3 +280,88 @@ def test_kiln_tls_0_leaves_the_tls_layer_out_of_the_build():
     without = dict(payload.extension_sources(dirs, True, tls=False))
     assert set(payload.TLS_MODULES) <= set(everything)
     assert set(everything) - set(without) == set(payload.TLS_MODULES)
+
+
+def test_openssl_options_file_is_read_and_checked(tmp_path):
+    """images/openssl.options: one Configure argument per line, comments; anything but no-X,
+    enable-X or a compiler flag is refused with its file and line."""
+    good = tmp_path / "good.options"
+    good.write_text("# comment\nenable-ktls\n\nno-des   # DES\n-Os\n")
+    assert recipe.read_options(good) == ("enable-ktls", "no-des", "-Os")
+    bad = tmp_path / "bad.options"
+    bad.write_text("no-des\nlinux-aarch64\n")
+    with pytest.raises(recipe.RecipeError, match=r"bad\.options:2: 'linux-aarch64' is not"):
+        recipe.read_options(bad)
+    two = tmp_path / "two.options"
+    two.write_text("no-des no-rc4\n")
+    with pytest.raises(recipe.RecipeError, match="two.options:1"):
+        recipe.read_options(two)
+
+
+def test_kilns_openssl_recipe_names_a_pinned_source_and_keeps_what_tls_needs():
+    from kiln.host.image import openssl
+    own = recipe.load().tls.openssl
+    assert openssl.pinned(own).file == own.source and openssl.pinned(own).sha256
+    options = set(own.configure)
+    assert "enable-ktls" in options and "no-deprecated" in options
+    # What Kiln's TLS offers stays: TLS 1.2/1.3, ChaCha20-Poly1305, X25519, EC, DH, ML-KEM.
+    for kept in ("tls1_2", "tls1_3", "chacha", "poly1305", "ecx", "ec", "dh", "ml-kem", "psk",
+                 "sock", "err"):
+        assert f"no-{kept}" not in options, kept
+    # The cache key follows the source, the arguments, the target and the compiler.
+    key = openssl.key(own, "linux-aarch64", "aarch64-linux-gnu-gcc")
+    assert key != openssl.key(own, "linux-armv4", "aarch64-linux-gnu-gcc")
+    assert key != openssl.key(recipe.OpenSSLRecipe(own.source, own.configure[:-1]),
+                              "linux-aarch64", "aarch64-linux-gnu-gcc")
+    with pytest.raises(openssl.OpenSSLBuildError, match="not a pinned source"):
+        openssl.pinned(recipe.OpenSSLRecipe("openssl-0.9.8.tar.gz", ()))
+
+
+def test_openssl_users_are_the_elf_files_that_need_its_libraries(tmp_path):
+    """kiln.host.image.openssl.users: which programs besides the TLS modules need libssl or
+    libcrypto (real ELF files made by the host's compiler)."""
+    import shutil
+    import subprocess
+    from kiln.host.image import openssl
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "the tests need the host's C compiler (build-essential, requirements/apt.txt)"
+    src = tmp_path / "x.c"
+    src.write_text("int f(void) { return 1; }\n")
+    root = tmp_path / "root"
+    libdir = root / "usr/lib/x86_64-linux-gnu"
+    libdir.mkdir(parents=True)
+    for soname in ("libssl.so.3", "libcrypto.so.3"):
+        subprocess.run([cc, "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o",
+                        str(libdir / soname), str(src)], check=True)
+    site = root / "usr/lib/python3/dist-packages/kiln/net"
+    site.mkdir(parents=True)
+    tls_module = site / "tls.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(tls_module), str(src), "-Wl,--no-as-needed",
+                    str(libdir / "libssl.so.3"), str(libdir / "libcrypto.so.3")], check=True)
+    other = root / "usr/lib/python3.11/lib-dynload/_other.so"
+    other.parent.mkdir(parents=True)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(other), str(src)], check=True)
+    (root / "usr/lib/python3.11/ssl.py").write_text("import _ssl\n")
+    triplet = "x86_64-linux-gnu"
+    assert openssl.users(root, triplet, [tls_module]) == []
+    wpa = root / "sbin/wpa_supplicant"
+    wpa.parent.mkdir(parents=True)
+    main_c = tmp_path / "main.c"
+    main_c.write_text("int main(void) { return 0; }\n")
+    subprocess.run([cc, "-o", str(wpa), str(main_c), "-Wl,--no-as-needed",
+                    str(libdir / "libcrypto.so.3")], check=True)
+    assert openssl.users(root, triplet, [tls_module]) == ["/sbin/wpa_supplicant"]
+    assert openssl.users(root, triplet, []) == ["/sbin/wpa_supplicant",
+                                                "/usr/lib/python3/dist-packages/kiln/net/tls.so"]
+
+
+def test_embedded_openssl_flags_keep_openssl_inside_the_module(tmp_path):
+    from kiln import payload
+    from kiln.host.image import crossbuild
+    flags = crossbuild.embedded_flags(tmp_path)
+    assert flags[0] == f"-I{tmp_path}/include"
+    assert "-Wl,--gc-sections" in flags and "-Wl,--exclude-libs,ALL" in flags
+    libs = [f for f in flags if f.startswith("-l")]
+    assert libs == ["-l:libssl.a", "-l:libcrypto.a", "-lpthread"]   # after the source, in order
+    assert set(payload.EMBEDDED_OPENSSL_LINK_ARGS) <= set(flags)
+    assert crossbuild.c_sources_dir(tmp_path / "lib") == tmp_path / "tls-c"

@@ -29,7 +29,8 @@ _SCHEMA: dict[str, dict[str, tuple[type, bool]]] = {
     "debian": {"arch": (str, True), "triplet": (str, True), "kernel_package": (str, True)},
     "kernel": {"modules": (list, True), "console": (str, True), "cmdline": (str, True)},
     "python": {"host_platform": (str, True)},
-    "cross": {"cc": (str, True), "packages": (list, True), "qemu_user": (str, True)},
+    "cross": {"cc": (str, True), "packages": (list, True), "qemu_user": (str, True),
+              "openssl_target": (str, True)},
     "qemu": {
         "binary": (str, True), "machine": (str, True), "cpu": (str, True),
         "memory_mb": (int, True), "smp": (int, False), "nic_args": (list, True),
@@ -199,6 +200,7 @@ class Board:
     python_host_platform: str
     cross_cc: str
     cross_packages: tuple[str, ...]
+    openssl_target: str              # OpenSSL's Configure target (Kiln's own OpenSSL)
     qemu_user: str
     qemu: QemuSpec | None           # None: the board runs on hardware only
     image_format: str
@@ -411,6 +413,7 @@ def from_dict(data: dict[str, Any], source: Path, named_after_board: bool = True
         kernel_package=deb["kernel_package"], kernel_modules=tuple(k["modules"]),
         console=k["console"], cmdline=k["cmdline"], python_host_platform=py["host_platform"],
         cross_cc=cross["cc"], cross_packages=tuple(cross["packages"]),
+        openssl_target=cross["openssl_target"],
         qemu_user=cross["qemu_user"],
         qemu=QemuSpec(binary=q["binary"], machine=q["machine"], cpu=q["cpu"],
                       memory_mb=q["memory_mb"], smp=q.get("smp", 1),

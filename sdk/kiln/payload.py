@@ -45,6 +45,17 @@ EXTRA_COMPILE_ARGS = ("-O2", "-fno-strict-aliasing")
 EXTENSION_LIBRARIES = {"kiln.net.tls": ("ssl", "crypto")}
 #: Modules that need OpenSSL at run time: built and shipped only in images with TLS.
 TLS_MODULES = ("kiln.net.tls",)
+#: How a TLS module is built with a static OpenSSL inside (Kiln's own, built with
+#: ``images/openssl.options``): compiled with a section per function, linked keeping only the
+#: sections it reaches and exporting none of OpenSSL's symbols (a CPython ``_ssl`` loaded
+#: beside it keeps its own OpenSSL).  The image builder's cross build and setup.py (with
+#: ``$KILN_OPENSSL_STATIC``) use them.
+EMBEDDED_OPENSSL_COMPILE_ARGS = ("-ffunction-sections", "-fdata-sections")
+EMBEDDED_OPENSSL_LINK_ARGS = ("-Wl,--gc-sections", "-Wl,--exclude-libs,ALL")
+#: ``$KILN_OPENSSL_STATIC=DIR`` makes ``setup.py`` link :data:`TLS_MODULES` with
+#: ``DIR/libssl.a`` and ``DIR/libcrypto.a`` (Buildroot's python-kiln with
+#: BR2_PACKAGE_PYTHON_KILN_TLS_OWN_OPENSSL).
+OPENSSL_STATIC_ENV = "KILN_OPENSSL_STATIC"
 #: The faces' TLS modules (MicroPython's ``tls``/``ssl``, Zerynth's ``ssl``): shipped in every
 #: image; without TLS their import raises ImportError naming how to get TLS, so an image
 #: without TLS leaves them out of its import check.

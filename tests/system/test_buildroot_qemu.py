@@ -34,6 +34,7 @@ import re
 import shutil
 import ssl
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ import pytest
 
 from kiln import boards, payload
 from kiln.host.buildroot import build as br_build, probe_app
-from kiln.host.image import cpio
+from kiln.host.image import cpio, elf
 from kiln.host.runner import netns, preflight
 from kiln.host.runner.boot import BootImage, guest_cmdline
 from kiln.host.runner.netlab import NetLab
@@ -137,15 +138,25 @@ def test_image_is_buildroots_with_the_board_side_payload_only(built, rootfs, pro
 
 
 def test_image_has_openssl_the_ca_bundle_and_kernel_tls(rootfs):
-    """TLS as BR2_PACKAGE_PYTHON_KILN_TLS selects it: OpenSSL 3 (no openssl program), the CA
-    bundle, Python's ssl, and the kernel's tls module with its ciphers in the init's list."""
+    """TLS as BR2_PACKAGE_PYTHON_KILN_TLS selects it, with OpenSSL inside the TLS layer
+    (BR2_PACKAGE_PYTHON_KILN_TLS_OWN_OPENSSL, the default without Python's ssl and Wi-Fi): no
+    libssl/libcrypto and no openssl program on the target, a TLS module that needs neither, the
+    CA bundle, and the kernel's tls module with its ciphers in the init's list."""
     libs = {Path(p).name for p in rootfs if p.startswith("usr/lib/lib")}
-    assert {"libssl.so.3", "libcrypto.so.3"} <= libs
+    assert not [lib for lib in libs if lib.startswith(("libssl.so", "libcrypto.so"))], libs
     assert "usr/bin/openssl" not in rootfs
+    (module,) = [p for p in rootfs if re.fullmatch(
+        r"usr/lib/python3\.13/site-packages/kiln/net/tls\.cpython-313-.*\.so", p)]
+    with tempfile.TemporaryDirectory() as tmp:
+        so = Path(tmp) / "tls.so"
+        so.write_bytes(rootfs[module].data)
+        needed = elf.read(so).needed
+    assert not {"libssl.so.3", "libcrypto.so.3"} & set(needed), needed
+    assert len(rootfs[module].data) > 1_000_000          # OpenSSL is inside
     bundle = rootfs["etc/ssl/certs/ca-certificates.crt"].data
     assert bundle.count(b"-----BEGIN CERTIFICATE-----") > 100
-    assert any(re.fullmatch(r"usr/lib/python3\.13/lib-dynload/_ssl\.cpython-313-.*\.so", p)
-               for p in rootfs)
+    assert not any("/lib-dynload/_ssl." in p for p in rootfs)      # BR2_PACKAGE_PYTHON3_SSL off
+    assert not any(p.startswith("usr/share/ca-certificates/") for p in rootfs)
     names = [Path(m).name for m in rootfs["etc/kiln/modules"].data.decode().split()]
     # tls.ko and the ciphers it asks for by name (images/recipe.toml [tls]), plus the board
     # file's [tls] drivers, after the board's own modules.

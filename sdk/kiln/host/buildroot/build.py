@@ -133,7 +133,10 @@ def _config_key(merged: str, buildroot: Path, overlay: offline.Overlay) -> str:
     from kiln.host.buildroot import sources
     external = repo_root() / "images" / "buildroot"
     kconfig = "".join(p.read_text() for p in sorted(external.rglob("Config.in*")))
-    parts = [merged, kconfig, BUILDROOT_VERSION, str(buildroot),
+    # OpenSSL's Configure arguments (BR2_PACKAGE_PYTHON_KILN_TLS_OWN_OPENSSL) configure
+    # libopenssl, which a Kiln-only rebuild does not redo.
+    openssl_options = (repo_root() / "images" / "openssl.options").read_text()
+    parts = [merged, kconfig, openssl_options, BUILDROOT_VERSION, str(buildroot),
              overlay.override_file.read_text(),
              overlay.kernel_abi, str(overlay.toolchain),
              "".join(f"{s.file}={s.sha256}" for s in sources.SOURCES)]

@@ -11,7 +11,10 @@ compiler call per module, all of them in parallel.
 Modules that link a library besides libc (:data:`kiln.payload.EXTENSION_LIBRARIES`: the TLS
 layer, OpenSSL) compile against the *target's* headers and link the target's libraries --
 ``libssl-dev:<arch>`` and ``libssl3:<arch>`` unpacked the same way -- and are checked to name
-them in ``DT_NEEDED`` (``libssl.so.3``), so the image's loader finds the image's libssl.
+them in ``DT_NEEDED`` (``libssl.so.3``), so the image's loader finds the image's libssl.  Their
+generated C stays beside the result (:func:`c_sources_dir`), so that an image where nothing else
+needs OpenSSL can have them compiled again with Kiln's own static OpenSSL inside
+(:func:`build_embedded`, :mod:`kiln.host.image.openssl`).
 """
 from __future__ import annotations
 
@@ -79,6 +82,76 @@ def library_flags(name: str, openssl: Path | None, triplet: str) -> list[str]:
     return flags + [f"-l{lib}" for lib in payload.EXTENSION_LIBRARIES.get(name, ())]
 
 
+def c_sources_dir(lib: Path) -> Path:
+    """Where :func:`build` keeps the generated C of the TLS modules, for its result ``lib``."""
+    return lib.parent / "tls-c"
+
+
+def embedded_flags(openssl: Path) -> list[str]:
+    """Compiler and linker flags that put the static OpenSSL in ``openssl`` (``include/``,
+    ``lib/lib{ssl,crypto}.a``) inside a TLS module
+    (:data:`kiln.payload.EMBEDDED_OPENSSL_LINK_ARGS`)."""
+    return [f"-I{openssl / 'include'}", *payload.EMBEDDED_OPENSSL_COMPILE_ARGS,
+            *payload.EMBEDDED_OPENSSL_LINK_ARGS,
+            f"-L{openssl / 'lib'}", "-l:libssl.a", "-l:libcrypto.a", "-lpthread"]
+
+
+def _python_flags(pydev: Path, python_version: str, triplet: str) -> list[str]:
+    # Debian's pyconfig.h includes <TRIPLET/python3.X/pyconfig.h>: usr/include is a root too.
+    includes = [pydev / f"usr/include/python{python_version}",
+                pydev / f"usr/include/{triplet}/python{python_version}", pydev / "usr/include"]
+    return ["-shared", "-fPIC", "-fwrapv", "-DNDEBUG", *payload.EXTRA_COMPILE_ARGS,
+            *(f"-I{d}" for d in includes)]
+
+
+def _compile(cc: str, flags: list[str], extra: list[str], c_file: Path, out: Path,
+             name: str) -> Path:
+    """One extension module: include directories first, libraries after the source."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [cc, *flags, *(f for f in extra if not f.startswith("-l")), str(c_file), "-o",
+           str(out), *(f for f in extra if f.startswith("-l"))]
+    result = subprocess.run(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise CrossBuildError(f"{cc} failed on {name} (status {result.returncode}):\n"
+                              f"{result.stdout[-3000:]}")
+    return out
+
+
+def _check_and_strip(built: list[Path], cc: str, expected_machine: str) -> None:
+    strip = cc[:-3] + "strip" if cc.endswith("gcc") else None
+    for so in built:
+        machine = elf.read(so).machine
+        if machine != expected_machine:
+            raise CrossBuildError(f"{so.name} was built for {machine}, not {expected_machine}: "
+                                  f"check [cross] cc in the board file")
+        if strip and shutil.which(strip):
+            subprocess.run([strip, "--strip-unneeded", str(so)], check=True)
+
+
+def build_embedded(lib: Path, pydev: Path, openssl: Path, dest: Path, *, triplet: str, cc: str,
+                   python_version: str, expected_machine: str) -> list[Path]:
+    """Compile the TLS modules of the cross build ``lib`` (from :func:`c_sources_dir`) again,
+    with the static OpenSSL ``openssl`` (a :func:`kiln.host.image.openssl.build` result)
+    inside, into ``dest`` under the same relative paths; returns the modules.  Blocks
+    (seconds).  Raises :class:`CrossBuildError` when a module does not compile, is not for
+    ``expected_machine``, or still names libssl/libcrypto in ``DT_NEEDED``."""
+    suffix = f".cpython-{python_version.replace('.', '')}-{triplet}.so"
+    flags = _python_flags(pydev, python_version, triplet)
+    sources = c_sources_dir(lib)
+    built = []
+    for name in payload.TLS_MODULES:
+        rel = name.replace(".", "/")
+        built.append(_compile(cc, flags, embedded_flags(openssl), sources / f"{rel}.c",
+                              dest / f"{rel}{suffix}", name))
+    for so in built:
+        linked = set(elf.read(so).needed) & {"libssl.so.3", "libcrypto.so.3"}
+        if linked:
+            raise CrossBuildError(f"{so.name} with Kiln's OpenSSL inside still needs "
+                                  f"{sorted(linked)}")
+    _check_and_strip(built, cc, expected_machine)
+    return built
+
+
 def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str,
           expected_machine: str, openssl: Path | None = None) -> Path:
     """Cross-build the payload in ``work``; returns the staged site-packages directory.
@@ -92,7 +165,7 @@ def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str
     """
     cythonize = require_cython()
     src, lib = work / "src", work / "lib"
-    for d in (src, lib):
+    for d in (src, lib, c_sources_dir(lib)):
         if d.exists():
             shutil.rmtree(d)
     for path, rel in source_files():
@@ -106,26 +179,13 @@ def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str
     except Exception as exc:  # Cython reports the .pyx error itself on stderr
         raise CrossBuildError(f"Cython could not translate Kiln's .pyx sources: {exc}") from None
     suffix = f".cpython-{python_version.replace('.', '')}-{triplet}.so"
-    # Debian's pyconfig.h includes <TRIPLET/python3.X/pyconfig.h>: usr/include is a root too.
-    includes = [pydev / f"usr/include/python{python_version}",
-                pydev / f"usr/include/{triplet}/python{python_version}", pydev / "usr/include"]
-    flags = ["-shared", "-fPIC", "-fwrapv", "-DNDEBUG", *payload.EXTRA_COMPILE_ARGS,
-             *(f"-I{d}" for d in includes)]
+    flags = _python_flags(pydev, python_version, triplet)
 
     def compile_one(module: tuple[str, str]) -> Path:
         name, pyx = module
-        out = lib / (name.replace(".", "/") + suffix)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        extra = library_flags(name, openssl, triplet)
-        # Include directories first, libraries after the source they resolve.
-        cmd = [cc, *flags, *(f for f in extra if not f.startswith("-l")),
-               str(Path(pyx).with_suffix(".c")), "-o", str(out),
-               *(f for f in extra if f.startswith("-l"))]
-        result = subprocess.run(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        if result.returncode != 0:
-            raise CrossBuildError(f"{cc} failed on {name} (status {result.returncode}):\n"
-                                  f"{result.stdout[-3000:]}")
-        return out
+        return _compile(cc, flags, library_flags(name, openssl, triplet),
+                        Path(pyx).with_suffix(".c"), lib / (name.replace(".", "/") + suffix),
+                        name)
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         built = list(pool.map(compile_one, modules))
@@ -140,12 +200,10 @@ def build(work: Path, pydev: Path, *, triplet: str, cc: str, python_version: str
         if path.is_file() and path.suffix not in (".pyx", ".pxd", ".c"):
             (lib / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, lib / path.relative_to(src))
-    strip = cc[:-3] + "strip" if cc.endswith("gcc") else None
-    for so in built:
-        machine = elf.read(so).machine
-        if machine != expected_machine:
-            raise CrossBuildError(f"{so.name} was built for {machine}, not {expected_machine}: "
-                                  f"check [cross] cc in the board file")
-        if strip and shutil.which(strip):
-            subprocess.run([strip, "--strip-unneeded", str(so)], check=True)
+    for name, pyx in modules:
+        if name in payload.TLS_MODULES:
+            kept = c_sources_dir(lib) / (name.replace(".", "/") + ".c")
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(pyx).with_suffix(".c"), kept)
+    _check_and_strip(built, cc, expected_machine)
     return lib

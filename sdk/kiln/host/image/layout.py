@@ -7,6 +7,7 @@
       cache/debs/<arch>/              downloaded .debs (checked against the index's SHA256)
       cache/kernel/<arch>/<deb>/      unpacked kernel package
       cache/kiln/<arch>/<key>/lib     last cross build of the payload
+      cache/openssl/<arch>/<key>/     Kiln's static OpenSSL (kiln.host.image.openssl)
       <board>/                        one board's image (or the --out directory)
         build.json  inputs.json       the record and the per-input digests
         <artifacts>                   what the board's packer writes (vmlinuz, initramfs, ...)
@@ -60,6 +61,9 @@ class OutLayout:
 
     def kiln_cache(self, key: str) -> Path:
         return self.root / "cache" / "kiln" / self.arch / key[:16]
+
+    def openssl_cache(self) -> Path:
+        return self.root / "cache" / "openssl" / self.arch
 
     # this board's build
     @property

@@ -33,13 +33,42 @@ class Part:
 
 
 @dataclass(frozen=True)
+class OpenSSLRecipe:
+    """``[tls.openssl]``: Kiln's own OpenSSL (:mod:`kiln.host.image.openssl`) -- the pinned
+    source file (a name in :data:`kiln.host.buildroot.sources.SOURCES`) and OpenSSL's
+    ``Configure`` arguments (options and C flags, from the recipe's options file).  No source:
+    TLS images always use Debian's ``libssl3``."""
+
+    source: str = ""
+    configure: tuple[str, ...] = ()
+
+
+def read_options(path: Path) -> tuple[str, ...]:
+    """The ``Configure`` arguments of an options file (``images/openssl.options``: one per
+    line, ``#`` comments); :class:`RecipeError` for anything but ``no-X``, ``enable-X`` or a
+    compiler flag ``-X``."""
+    args = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        arg = line.split("#", 1)[0].strip()
+        if not arg:
+            continue
+        if " " in arg or not arg.startswith(("no-", "enable-", "-")):
+            raise RecipeError(f"{path}:{number}: {arg!r} is not a Configure option "
+                              f"(no-X, enable-X) or a compiler flag (-X)")
+        args.append(arg)
+    return tuple(args)
+
+
+@dataclass(frozen=True)
 class TlsPart:
-    """The ``[tls]`` part: what it adds (``part``) and what in an app's code asks for it --
-    modules imported (``app_imports``) or names used (``app_names``)."""
+    """The ``[tls]`` part: what it adds (``part``), what in an app's code asks for it --
+    modules imported (``app_imports``) or names used (``app_names``) -- and Kiln's own
+    OpenSSL for images where nothing else uses one (``openssl``)."""
 
     part: Part = Part()
     app_imports: tuple[str, ...] = ()
     app_names: tuple[str, ...] = ()
+    openssl: OpenSSLRecipe = OpenSSLRecipe()
 
 
 @dataclass(frozen=True)
@@ -122,6 +151,15 @@ def load(directory: Path | None = None) -> Recipe:
                         tuple(table.get("modules", ())), templates_of(table.get("templates", ())),
                         tuple(table.get("python", ())))
 
+        def openssl_of(table: dict) -> OpenSSLRecipe:
+            if not table:
+                return OpenSSLRecipe()
+            options = directory / table["options"]
+            if not isinstance(table["source"], str) or not options.is_file():
+                raise RecipeError(f"{path}: [tls.openssl] needs a source file name and an "
+                                  f"options file in {directory}")
+            return OpenSSLRecipe(table["source"], read_options(options))
+
         templates = templates_of(image["templates"])
         return Recipe(
             images_dir=directory, release=release,
@@ -139,7 +177,8 @@ def load(directory: Path | None = None) -> Recipe:
             labs={name: part_of(table) for name, table in data.get("lab", {}).items()},
             tls=TlsPart(part_of(data.get("tls", {})),
                         tuple(data.get("tls", {}).get("app_imports", ())),
-                        tuple(data.get("tls", {}).get("app_names", ()))),
+                        tuple(data.get("tls", {}).get("app_names", ())),
+                        openssl_of(data.get("tls", {}).get("openssl", {}))),
             demo_app=directory / image["demo_app"], dirs=tuple(image["dirs"]),
         )
     except OSError as exc:

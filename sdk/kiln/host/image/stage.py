@@ -18,8 +18,8 @@ from kiln import __version__, payload
 from kiln.app import APIS, module_aliases
 from kiln.boards import Board
 from kiln.errors import KilnError
-from kiln.host.image import (appdir, bytecompile, cabundle, cache, crossbuild, kernel, pystdlib,
-                             qemu_user, recipe as recipe_mod, rootfs, tlsneed)
+from kiln.host.image import (appdir, bytecompile, cabundle, cache, crossbuild, kernel, openssl,
+                             pystdlib, qemu_user, recipe as recipe_mod, rootfs, tlsneed)
 from kiln.host.image.apt import PrivateApt
 from kiln.host.image.layout import OutLayout
 from kiln.host.image.packages import Index, resolve
@@ -159,10 +159,6 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
         pydev_pkg = index.newest(f"lib{py}-dev")
         ssl_dev_pkgs = openssl_dev_packages(index)
         progress.note(f"{len(packages)} packages; kernel {kernel_pkg.name} {kernel_pkg.version}")
-        if decision.on:
-            users = sorted(p.name for p in packages
-                           if any(r.name == "libssl3" for group in p.depends for r in group))
-            progress.note(f"libssl3 (one copy) serves Kiln's TLS and: {', '.join(users)}")
     with progress.step("downloading packages (cached in out/cache/debs)"):
         debs = apt.download(packages, progress)
         kernel_deb, pydev_deb, *ssl_dev_debs = apt.download(
@@ -202,6 +198,8 @@ def stage(board: Board, app: Path | None, layout: OutLayout, recipe: recipe_mod.
     with progress.step("pruning"):
         _prune(root, stdlib, site, recipe, content.keep, app_imports, triplet, progress,
                content.python)
+        if decision.on:
+            _choose_openssl(board, recipe, layout, root, site, kiln_lib, progress)
 
     with progress.step("installing init, app and board files"):
         _install_files(root, board, recipe, content.templates, lines, ktree.abi, py,
@@ -247,6 +245,42 @@ def openssl_dev_packages(index) -> list:
                     f"refresh it (kiln image build --refresh)")
 
 
+def _choose_openssl(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout, root: Path,
+                    site: Path, kiln_lib: Path, progress: Progress) -> None:
+    """One OpenSSL in a TLS image: Debian's ``libssl3`` when anything besides Kiln's TLS
+    modules needs it (wpa_supplicant, CPython's ``_ssl``) -- the modules share it -- otherwise
+    Kiln's own (``[tls.openssl]``), built once per machine and CPU and linked inside the modules
+    (:mod:`kiln.host.image.openssl`), and Debian's libraries leave the image."""
+    own = recipe.tls.openssl
+    mine = [so for name in payload.TLS_MODULES
+            for so in sorted(site.glob(name.replace(".", "/") + ".cpython-*.so"))]
+    users = openssl.users(root, board.triplet, mine)
+    if not own.source or users:
+        progress.note("OpenSSL: Debian's libssl3" + (f", shared with {', '.join(users)}"
+                                                      if users else ""))
+        return
+    okey = openssl.key(own, board.openssl_target, board.cross_cc)
+    embedded = kiln_lib.parent / f"tls-embedded-{okey[:16]}"
+    if not embedded.is_dir():
+        static = openssl.build(own, target=board.openssl_target, cc=board.cross_cc,
+                               cache_dir=layout.openssl_cache(), log=progress.note)
+        staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=kiln_lib.parent))
+        crossbuild.build_embedded(kiln_lib, layout.scratch("pydev"), static, staging,
+                                  triplet=board.triplet, cc=board.cross_cc,
+                                  python_version=recipe.python_version,
+                                  expected_machine=_ELF_MACHINE.get(board.debian_arch,
+                                                                    board.debian_arch))
+        try:
+            staging.rename(embedded)
+        except OSError:     # another build published it first
+            shutil.rmtree(staging, ignore_errors=True)
+    for dest in mine:
+        shutil.copy2(embedded / dest.relative_to(site), dest)
+    removed = rootfs.prune_libraries(root, board.triplet)
+    progress.note(f"OpenSSL: Kiln's own inside {', '.join(p.name for p in mine)} (nothing else "
+                  f"uses OpenSSL); removed {', '.join(Path(r).name for r in removed)}")
+
+
 def _tls_modules_of(lib: Path):
     """A ``shutil.copytree`` ignore function leaving out the compiled TLS modules
     (:data:`kiln.payload.TLS_MODULES`) of the cross build in ``lib``."""
@@ -279,7 +313,7 @@ def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout
     arch = board.debian_arch
     kiln_key = cache.fingerprint([path for path, _rel in crossbuild.source_files()], texts=[
         board.cross_cc, pydev_deb.name, board.triplet, recipe.python_version,
-        *(deb.name for deb in ssl_dev_debs)])
+        *(deb.name for deb in ssl_dev_debs), "with the TLS modules' C (tls-c/)"])
     kiln_cache = layout.kiln_cache(kiln_key)
     if (kiln_cache / "lib").is_dir():
         progress.note("Kiln sources unchanged: reusing the cached cross build")
@@ -293,6 +327,7 @@ def _cross_build_kiln(board: Board, recipe: recipe_mod.Recipe, layout: OutLayout
     kiln_cache.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=kiln_cache.parent))
     shutil.copytree(lib, staging / "lib")
+    shutil.copytree(crossbuild.c_sources_dir(lib), crossbuild.c_sources_dir(staging / "lib"))
     try:
         staging.rename(kiln_cache)
     except OSError:
