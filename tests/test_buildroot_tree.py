@@ -88,7 +88,11 @@ def test_show_info_lists_python_kiln_with_its_build_dependencies(buildroot, load
     assert loaded[defconfig][0].value("BR2_PACKAGE_PYTHON_KILN_TLS") == "y"
     assert "openssl" in deps and {"libopenssl", "ca-certificates"} <= set(info)
     assert "libressl" not in info
-    assert loaded[defconfig][0].value("BR2_PACKAGE_PYTHON3_SSL") == "y"     # --api cpython's ssl
+    # Python's ssl is the user's choice (BR2_PACKAGE_PYTHON3_SSL, off here); OpenSSL goes
+    # inside the TLS layer unless wpa_supplicant needs the whole library.
+    assert loaded[defconfig][0].value("BR2_PACKAGE_PYTHON3_SSL") == "n"
+    own = loaded[defconfig][0].value("BR2_PACKAGE_PYTHON_KILN_TLS_OWN_OPENSSL")
+    assert own == ("n" if wifi else "y")
 
 
 def test_tls_can_be_left_out(buildroot, tmp_path):
