@@ -1,6 +1,9 @@
 """A small rtnetlink (NETLINK_ROUTE) client: links, IPv4 addresses, default routes, events.
 
-Stdlib only (``socket.AF_NETLINK`` + ``struct``), so it runs on the image's bare python3.11.
+Stdlib only (``_socket.AF_NETLINK`` + ``struct``), so it runs on the image's bare python3.11.  It
+uses CPython's C module ``_socket`` directly, not ``socket.py``: the launcher imports this module
+before the app's first line, and ``socket.py``'s enum conversions of every constant took 160 ms
+of an instrumented qemu-aarch64 boot (docs/performance.md); nothing here needs them.
 
 Why not pyroute2 (measured 2026-11-21 on the development host, x86_64, CPython 3.11.7, pyroute2
 0.9.7 from PyPI, same interpreter, bytecode precompiled, load average ~6 so times are noisy):
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
+import _socket
 import struct
 from typing import NamedTuple
 from collections.abc import Iterator
@@ -90,7 +93,7 @@ def _parse_attrs(data: bytes, offset: int) -> dict[int, bytes]:
 
 def _ipv4(text: str) -> bytes:
     try:
-        return socket.inet_pton(socket.AF_INET, text)
+        return _socket.inet_pton(_socket.AF_INET, text)
     except (OSError, TypeError):
         raise ValueError(f"invalid IPv4 address {text!r}") from None
 
@@ -146,7 +149,7 @@ def prefix_to_mask(prefixlen: int) -> str:
     if not isinstance(prefixlen, int) or not 0 <= prefixlen <= 32:
         raise ValueError(f"IPv4 prefix length must be an int in 0-32, got {prefixlen!r}")
     bits = (0xFFFFFFFF << (32 - prefixlen)) & 0xFFFFFFFF
-    return socket.inet_ntoa(struct.pack("!I", bits))
+    return _socket.inet_ntoa(struct.pack("!I", bits))
 
 
 def mask_to_prefix(mask: str) -> int:
@@ -165,10 +168,10 @@ class Rtnl:
     """
 
     def __init__(self, groups: int = 0) -> None:
-        self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self._sock = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, _socket.NETLINK_ROUTE)
         try:
             self._sock.bind((0, groups))
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            self._sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_RCVBUF, 1 << 20)
         except BaseException:
             self._sock.close()
             raise
@@ -237,13 +240,13 @@ class Rtnl:
     @staticmethod
     def _address(kind: int, payload: bytes) -> Address | None:
         family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(payload)
-        if family != socket.AF_INET:
+        if family != _socket.AF_INET:
             return None
         attrs = _parse_attrs(payload, _IFADDRMSG.size)
         raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
         if raw is None:
             return None
-        return Address(index=index, ip=socket.inet_ntoa(raw), prefixlen=prefixlen,
+        return Address(index=index, ip=_socket.inet_ntoa(raw), prefixlen=prefixlen,
                        deleted=kind == RTM_DELADDR)
 
     @staticmethod
@@ -252,11 +255,11 @@ class Rtnl:
         attrs = _parse_attrs(payload, _RTMSG.size)
         if RTA_TABLE in attrs:
             table = struct.unpack("=I", attrs[RTA_TABLE])[0]
-        if family != socket.AF_INET or table != RT_TABLE_MAIN or rtype != RTN_UNICAST:
+        if family != _socket.AF_INET or table != RT_TABLE_MAIN or rtype != RTN_UNICAST:
             return None
         return Route(
-            dst=socket.inet_ntoa(attrs.get(RTA_DST, b"\0\0\0\0")), dst_len=dst_len,
-            gateway=socket.inet_ntoa(attrs[RTA_GATEWAY]) if RTA_GATEWAY in attrs else "",
+            dst=_socket.inet_ntoa(attrs.get(RTA_DST, b"\0\0\0\0")), dst_len=dst_len,
+            gateway=_socket.inet_ntoa(attrs[RTA_GATEWAY]) if RTA_GATEWAY in attrs else "",
             oif=struct.unpack("=I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else 0,
             deleted=kind == RTM_DELROUTE)
 
@@ -272,7 +275,7 @@ class Rtnl:
     # --- links -------------------------------------------------------------------------------
     def links(self) -> list[Link]:
         """All interfaces of this network namespace."""
-        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        body = _IFINFOMSG.pack(_socket.AF_UNSPEC, 0, 0, 0, 0)
         return [self._link(k, p) for k, p in self._request(RTM_GETLINK, NLM_F_DUMP, body)
                 if k == RTM_NEWLINK]
 
@@ -280,7 +283,7 @@ class Rtnl:
         """The interface called ``name``; raises ``OSError(ENODEV)`` if there is none."""
         if not isinstance(name, str) or not name or len(name) > 15 or "/" in name:
             raise ValueError(f"invalid interface name {name!r} (1-15 characters, no '/')")
-        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(IFLA_IFNAME,
+        body = _IFINFOMSG.pack(_socket.AF_UNSPEC, 0, 0, 0, 0) + _attr(IFLA_IFNAME,
                                                                     name.encode() + b"\0")
         replies = self._request(RTM_GETLINK, 0, body)
         if not replies:
@@ -289,13 +292,13 @@ class Rtnl:
 
     def set_link_up(self, index: int, up: bool) -> None:
         """Set the interface administratively up (``up=True``) or down."""
-        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP)
+        body = _IFINFOMSG.pack(_socket.AF_UNSPEC, 0, index, IFF_UP if up else 0, IFF_UP)
         self._request(RTM_NEWLINK, NLM_F_ACK, body)
 
     # --- IPv4 addresses ----------------------------------------------------------------------
     def addresses(self, index: int) -> list[Address]:
         """The IPv4 addresses of interface ``index``."""
-        body = _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)
+        body = _IFADDRMSG.pack(_socket.AF_INET, 0, 0, 0, 0)
         found = (self._address(k, p) for k, p in self._request(RTM_GETADDR, NLM_F_DUMP, body)
                  if k == RTM_NEWADDR)
         return [a for a in found if a is not None and a.index == index]
@@ -305,14 +308,14 @@ class Rtnl:
         raw = _ipv4(ip)
         mask = struct.unpack("!I", _ipv4(prefix_to_mask(prefixlen)))[0]
         brd = struct.pack("!I", struct.unpack("!I", raw)[0] | (~mask & 0xFFFFFFFF))
-        body = (_IFADDRMSG.pack(socket.AF_INET, prefixlen, 0, RT_SCOPE_UNIVERSE, index)
+        body = (_IFADDRMSG.pack(_socket.AF_INET, prefixlen, 0, RT_SCOPE_UNIVERSE, index)
                 + _attr(IFA_LOCAL, raw) + _attr(IFA_ADDRESS, raw) + _attr(IFA_BROADCAST, brd))
         self._request(RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, body)
 
     def flush_addresses(self, index: int) -> None:
         """Remove every IPv4 address of interface ``index`` (and with them their routes)."""
         for a in self.addresses(index):
-            body = (_IFADDRMSG.pack(socket.AF_INET, a.prefixlen, 0, 0, index)
+            body = (_IFADDRMSG.pack(_socket.AF_INET, a.prefixlen, 0, 0, index)
                     + _attr(IFA_LOCAL, _ipv4(a.ip)))
             try:
                 self._request(RTM_DELADDR, NLM_F_ACK, body)
@@ -323,7 +326,7 @@ class Rtnl:
     # --- IPv4 routes -------------------------------------------------------------------------
     def routes(self) -> list[Route]:
         """The IPv4 routes of the main table."""
-        body = _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
+        body = _RTMSG.pack(_socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
         found = (self._route(k, p) for k, p in self._request(RTM_GETROUTE, NLM_F_DUMP, body)
                  if k == RTM_NEWROUTE)
         return [r for r in found if r is not None]
@@ -336,7 +339,7 @@ class Rtnl:
         return ""
 
     def _default_route(self, kind: int, flags: int, index: int, gateway: str) -> None:
-        body = (_RTMSG.pack(socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC,
+        body = (_RTMSG.pack(_socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC,
                             RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)
                 + _attr(RTA_GATEWAY, _ipv4(gateway)) + _attr(RTA_OIF, struct.pack("=I", index)))
         self._request(kind, NLM_F_ACK | flags, body)
@@ -363,7 +366,7 @@ class Rtnl:
         raw, self._pending = self._pending, []
         while True:
             try:
-                data = self._sock.recv(1 << 16, socket.MSG_DONTWAIT)
+                data = self._sock.recv(1 << 16, _socket.MSG_DONTWAIT)
             except BlockingIOError:
                 break
             raw.extend(self._messages(data))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
+import _socket
 import struct
 
 NETLINK_SOCK_DIAG = 4
@@ -29,14 +29,14 @@ _SOCKID = struct.Struct("!HH16s16sI8s")
 _MSG_HEAD = struct.Struct("=BBBB")
 
 
-def _request(nl: socket.socket, kind: int, flags: int, body: bytes, seq: int) -> None:
+def _request(nl: _socket.socket, kind: int, flags: int, body: bytes, seq: int) -> None:
     nl.send(_NLMSG.pack(_NLMSG.size + len(body), kind, NLM_F_REQUEST | flags, seq, 0) + body)
 
 
-def _sockids(nl: socket.socket, family: int) -> list[bytes]:
+def _sockids(nl: _socket.socket, family: int) -> list[bytes]:
     """Raw inet_diag_sockid of every non-listening TCP socket of ``family``."""
     _request(nl, SOCK_DIAG_BY_FAMILY, NLM_F_DUMP,
-             _REQ.pack(family, socket.IPPROTO_TCP, 0, 0, _ALL_STATES) + bytes(_SOCKID.size), 1)
+             _REQ.pack(family, _socket.IPPROTO_TCP, 0, 0, _ALL_STATES) + bytes(_SOCKID.size), 1)
     found = []
     while True:
         data = nl.recv(65536)
@@ -58,23 +58,23 @@ def destroy_tcp(addresses: set[str]) -> int:
     were destroyed.  Never raises for a missing kernel feature (returns 0)."""
     if not addresses:
         return 0
-    wanted = {socket.inet_aton(a) for a in addresses}
+    wanted = {_socket.inet_aton(a) for a in addresses}
     try:
-        nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+        nl = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, NETLINK_SOCK_DIAG)
     except OSError:
         return 0
     destroyed = 0
     try:
         nl.settimeout(2.0)
         try:
-            ids = _sockids(nl, socket.AF_INET)
+            ids = _sockids(nl, _socket.AF_INET)
         except OSError:
             return 0
         for seq, sockid in enumerate(ids, start=2):
             if sockid[4:8] not in wanted:
                 continue
             _request(nl, SOCK_DESTROY, NLM_F_ACK,
-                     _REQ.pack(socket.AF_INET, socket.IPPROTO_TCP, 0, 0, _ALL_STATES) + sockid,
+                     _REQ.pack(_socket.AF_INET, _socket.IPPROTO_TCP, 0, 0, _ALL_STATES) + sockid,
                      seq)
             reply = nl.recv(65536)
             length, kind, _f, _s, _p = _NLMSG.unpack_from(reply, 0)
