@@ -60,14 +60,16 @@ def input_manifest(board: Board, recipe: recipe_mod.Recipe, app: Path | appdir.A
     """Digest of every input of the staged tree: board file, recipe, templates, the board-side
     payload's sources, the app (its whole tree by content -- names and bytes, not where it is
     -- so the same app anywhere reuses the image; ``app`` as for :func:`app_tree`, or its
-    :class:`appdir.App`), the TLS choice and the package index."""
+    :class:`appdir.App`), the TLS choice, Kiln's own OpenSSL and the package index."""
     tree = app if isinstance(app, appdir.App) else app_tree(app, recipe)
     files = [board.source, recipe.images_dir / "recipe.toml"]
     content = recipe.content(board.has_wifi(labs), labs, tls_decision(recipe, tree, tls).on)
     files += [recipe.images_dir / src for src, _dest, _mode in content.templates]
     files += [path for path, _rel in crossbuild.source_files()]
     texts = {"kiln-version": __version__, "labs": " ".join(labs), "tls": _TLS_CHOICE[tls],
-             "app": tree.digest_text()}
+             "app": tree.digest_text(),
+             # Kiln's own OpenSSL: its source and Configure arguments (images/openssl.options).
+             "openssl": " ".join((recipe.tls.openssl.source, *recipe.tls.openssl.configure))}
     stats = apt.index_files() + [f for extra in extra_apts(board, apt) for f in extra.index_files()]
     return cache.manifest(files, texts, stats=stats)
 
