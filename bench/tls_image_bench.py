@@ -68,14 +68,14 @@ def openssl_needed(path: Path) -> bool:
 
 def tree_bytes(board: str, variant: str) -> int:
     """Bytes of the regular files of ``variant``'s staged root tree (what the image holds)."""
-    root = OUT / f"{board}-{variant}" / "work" / "rootfs"
+    root = board_root(board, variant)
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
 
 
 def added_files(board: str) -> list[tuple[str, int, int]]:
     """``(image path, bytes, zstd -19 bytes)`` of the files ``with`` has and ``without`` lacks,
     largest compressed first."""
-    roots = {v: OUT / f"{board}-{v}" / "work" / "rootfs" for v in ("without", "with")}
+    roots = {v: board_root(board, v) for v in ("without", "with")}
 
     def files(root):
         return {p.relative_to(root).as_posix() for p in root.rglob("*")
